@@ -1,0 +1,187 @@
+// agent — `affinityd run`, the composition root: it owns the life cycle and wires
+//   kernel event sources → relevance filter → coalesce → exclusive passes (reconcile) → audit.
+// Every piece it starts has a matching stop; stopping never depends on another piece's
+// stop succeeding (zigbee2mqtt's lesson).
+
+import pino from 'pino';
+import { Observable, Subject, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
+import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import type { Args } from '../cli/main.js';
+import { PolicyError, loadPolicy } from '../policy/policy.js';
+import { driftOf } from '../reconcile/drift.js';
+import { countOutcomes, reconcile } from '../reconcile/reconcile.js';
+import { takeSnapshot } from '../snapshot/snapshot.js';
+import { readState, writeState, type AppliedState } from '../state/state.js';
+import type { Policy } from '../types.js';
+import { describeEvent, isRelevant, type AgentEvent } from './events.js';
+import { createNotifier } from './notify.js';
+import { coalesce, exclusivePasses, type Batch } from './pipeline.js';
+import { distinctLinkState, links$ } from './rtnetlink.js';
+import { signals$, termination$ } from './signals.js';
+import { uevents$ } from './uevent.js';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+export interface AgentOptions {
+  root: string;
+  configFile?: string;
+  /** Event sources; tests inject their own. Default: kernel uevents + rtnetlink + SIGHUP. */
+  sources?: Observable<AgentEvent>;
+  audit?: AuditLog;
+  /** Operational log (not the audit): pino to stderr by default. */
+  log?: pino.Logger;
+  /** Called after every pass (tests, bench). */
+  onPass?: (info: PassInfo) => void;
+}
+
+export interface PassInfo {
+  trigger: string;
+  events: number;
+  changed: number;
+  failed: number;
+  startedAt: bigint;
+  endedAt: bigint;
+}
+
+/** Kernel sources, each retried with backoff when it fails: a source never stops silently. */
+export function kernelSources(log: pino.Logger): Observable<AgentEvent> {
+  const withRetry = (name: string, src: Observable<AgentEvent>) =>
+    src.pipe(
+      retry({
+        delay: (err: Error, attempt: number) => {
+          const ms = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+          log.error({ source: name, attempt, retryInMs: ms }, `${name} source failed: ${err.message}; retrying`);
+          return timer(ms);
+        },
+        resetOnSuccess: true,
+      }),
+      // After a source recovers, what happened while it was down is unknown: resync.
+    );
+  const onDropped = (why: string) => log.warn({ source: 'netlink' }, why);
+  return merge(
+    withRetry('uevent', uevents$({ onDropped, recvBufferSize: 4 << 20 })),
+    withRetry('rtnetlink', links$({ onDropped, recvBufferSize: 1 << 20 }).pipe(distinctLinkState())),
+    signals$(),
+  );
+}
+
+function triggerText(b: Batch<AgentEvent>): string {
+  const first = b.events.map(describeEvent);
+  const unique = [...new Set(first)];
+  const text = unique.slice(0, 3).join(', ');
+  return b.count > unique.slice(0, 3).length ? `${text} (+${b.count - Math.min(3, unique.length)} more)` : text;
+}
+
+/** Start the agent; resolves with the exit code after SIGTERM/SIGINT (or `stop$`). */
+export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> = termination$()): Promise<number> {
+  const log = opts.log ?? pino({ name: 'affinityd', base: null }, pino.destination(2));
+  const configOpts = { root: opts.root, ...(opts.configFile !== undefined ? { configFile: opts.configFile } : {}) };
+  // A policy that does not load at start is fatal (exit 78): there is no last good one yet.
+  let policy: Policy = loadPolicy(configOpts);
+  const audit = opts.audit ?? createAuditLog({ journal: 'auto' });
+  const notifier = createNotifier();
+  const stateFile = opts.root === '/' ? policy.agent.stateFile : path.join(opts.root, policy.agent.stateFile);
+  const loaded = readState(stateFile);
+  let state: AppliedState = loaded.state;
+  if (loaded.problem) log.warn(loaded.problem);
+  audit.record({ kind: 'policy-loaded', message: `policy loaded from ${policy.files.join(', ') || 'built-in defaults'}`, policy: policy.files.join(', ') || 'built-in' });
+
+  // Drift since the last applied plan: after a reboot or hotplug reset, every mask moved.
+  const bootTrigger = isAfterBoot(state) ? 'boot' : 'start';
+  const drift = driftOf(state, takeSnapshot(opts.root));
+  if (drift.length > 0) {
+    audit.record({
+      kind: 'drift-at-start',
+      message: `${drift.length} target(s) changed since the last apply (${state.appliedAt}): ${drift.slice(0, 5).map((d) => `${d.target} ${d.recorded} -> ${d.current}`).join(', ')}${drift.length > 5 ? ', …' : ''}`,
+      trigger: bootTrigger,
+    });
+  }
+
+  const runPass = (trigger: string, events: number): void => {
+    const startedAt = process.hrtime.bigint();
+    try {
+      const result = reconcile({ root: opts.root, policy, state, trigger, audit });
+      state = result.state;
+      const n = countOutcomes(result.report);
+      if (result.report.permissionError) log.error(result.report.permissionError);
+      if (n.applied + n.failed > 0 || trigger === bootTrigger) {
+        try {
+          writeState(stateFile, state);
+        } catch (e) {
+          log.warn(`cannot save state ${stateFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      }
+      notifier.notify(`STATUS=last pass: ${trigger}; ${n.applied} changed, ${n.failed} failed`);
+      opts.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt: process.hrtime.bigint() });
+    } catch (e) {
+      // A pass that throws (a parse bug, an unexpected errno) must not end the agent: the
+      // next event runs a fresh pass.
+      log.error({ err: e }, `pass failed (${trigger}): ${(e as Error).message}`);
+    }
+  };
+
+  const reload = (reason: string): void => {
+    try {
+      policy = loadPolicy(configOpts);
+      audit.record({ kind: 'policy-loaded', message: `policy reloaded (${reason}) from ${policy.files.join(', ') || 'built-in defaults'}`, trigger: 'reload' });
+    } catch (e) {
+      const msg = e instanceof PolicyError ? e.message : (e as Error).message;
+      // Keep the last good policy and say why the new one was refused.
+      audit.record({ kind: 'policy-rejected', message: `policy reload refused, keeping the previous policy: ${msg}`, trigger: 'reload', error: msg });
+      log.error(`policy reload refused: ${msg}`);
+    }
+  };
+
+  // The first full apply: also the post-reboot reapplication.
+  runPass(bootTrigger, 0);
+  notifier.notify('READY=1');
+
+  const stop = new Subject<void>();
+  const sources = opts.sources ?? kernelSources(log);
+  const resync = policy.agent.resyncIntervalS > 0 ? interval(policy.agent.resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : of<AgentEvent>().pipe(ignoreElements());
+  const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : of<AgentEvent>().pipe(ignoreElements());
+  const settle = policy.agent.settleMs;
+
+  return new Promise<number>((resolve) => {
+    const sub = merge(sources, resync, watchdog)
+      .pipe(
+        takeUntil(merge(stop, stop$)),
+        filter(isRelevant),
+        tap((e) => log.debug({ event: e }, describeEvent(e))),
+        coalesce<AgentEvent>(settle, settle * 5),
+        exclusivePasses((b) =>
+          defer(() => {
+            if (b.events.some((e) => e.kind === 'reload')) reload('SIGHUP');
+            runPass(triggerText(b), b.count);
+            return of(b);
+          }),
+        ),
+      )
+      .subscribe({
+        error: (e: Error) => log.error(`agent pipeline failed: ${e.message}`),
+        complete: async () => {
+          // takeUntil fired (SIGTERM/SIGINT): the current pass, being synchronous, is done.
+          notifier.notify('STOPPING=1');
+          await audit.close().catch(() => undefined);
+          notifier.close();
+          resolve(0);
+        },
+      });
+    void sub;
+  });
+}
+
+/** True when the state was written before this boot (so this start is a reboot reapplication). */
+function isAfterBoot(state: AppliedState): boolean {
+  if (!state.appliedAt) return true;
+  try {
+    const btime = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))?.[1];
+    return btime !== undefined && Date.parse(state.appliedAt) < Number(btime) * 1000;
+  } catch {
+    return false;
+  }
+}
+
+export async function runAgent(args: Args): Promise<number> {
+  return startAgent({ root: args.root, ...(args.config !== undefined ? { configFile: args.config } : {}) });
+}

@@ -1,0 +1,178 @@
+// netlink-adapter — raw socket layer. The only module that imports the `netlink` package
+// (v0.3.0, quiet since 2023): it opens the two sockets the agent listens on and hands back
+// plain callbacks with plain data, so that replacing the package (or its native binding)
+// touches this file alone.
+//
+// Known defect of netlink 0.3.0: when a receive-buffer overrun is pending while the event
+// loop is idle, epoll reports EPOLLERR, libuv hands the binding's poll callback a status
+// error, and the binding built its error with a NULL syscall name (Napi::String::New(NULL)
+// throws) — std::terminate, SIGABRT. scripts/patch-netlink.cjs (postinstall) fixes that one
+// line and rebuilds the binding; the poll error then arrives here with syscall "poll", after
+// the binding has CLOSED the socket — so it is reported as fatal and the source re-opens.
+// An overrun seen mid-drain arrives as recvmsg ENOBUFS and the socket stays usable.
+
+import { RawNetlinkSocket, Protocol, createRtNetlink, rt } from 'netlink';
+
+/** Who sent a datagram, from recvmsg's sockaddr_nl: port 0 is the kernel. */
+export interface NlSender {
+  port: number;
+  groups: number;
+}
+
+/** A socket error as the binding reports it (code "ENOBUFS" on overrun). */
+export interface NlSocketError {
+  code: string;
+  errno: number;
+  message: string;
+  /** The binding closed the socket (poll error): the caller must re-open it. */
+  fatal: boolean;
+}
+
+export interface NlHandle {
+  /** Idempotent; no callback fires after it returns. */
+  close(): void;
+}
+
+/** Kernel uevent multicast group (udev's monitor re-broadcasts on group 2 — not ours). */
+export const UEVENT_KERNEL_GROUP = 1;
+
+/**
+ * Ask for a big receive buffer: a NIC with 64 channels emits ~130 queue uevents in one burst.
+ * The kernel caps SO_RCVBUF at net.core.rmem_max (then doubles it); SO_RCVBUFFORCE, which
+ * udev uses to go past that, is not exposed by the package.
+ */
+const DEFAULT_RCVBUF = 4 * 1024 * 1024;
+
+export interface UeventHandlers {
+  onMessage(buf: Buffer, from: NlSender): void;
+  /** Datagram cut short by the buffer (cannot happen with the package's message peeking). */
+  onTruncated(from: NlSender): void;
+  onError(err: NlSocketError): void;
+}
+
+export function openUeventSocket(h: UeventHandlers, opts: { recvBufferSize?: number } = {}): NlHandle {
+  const sock = new RawNetlinkSocket(Protocol.KOBJECT_UEVENT, {
+    recvBufferSize: opts.recvBufferSize ?? DEFAULT_RCVBUF,
+    sendBufferSize: 0,
+  });
+  let open = true;
+  // The 'error' listener goes on first and stays after close: an EventEmitter 'error' with no
+  // listener throws from inside the binding's callback.
+  sock.on('error', (err) => {
+    if (open) h.onError(toError(err));
+  });
+  sock.on('message', (buf, rinfo) => {
+    if (open) h.onMessage(buf, { port: rinfo.port, groups: rinfo.groups });
+  });
+  sock.on('truncatedMessage', (_buf, rinfo) => {
+    if (open) h.onTruncated({ port: rinfo.port, groups: rinfo.groups });
+  });
+  try {
+    sock.addMembership(UEVENT_KERNEL_GROUP);
+  } catch (e) {
+    sock.close();
+    throw e;
+  }
+  return {
+    close() {
+      if (!open) return;
+      open = false;
+      sock.close();
+    },
+  };
+}
+
+/** RTM_NEWLINK / RTM_DELLINK reduced to what a trigger needs. */
+export interface LinkNotification {
+  type: 'new' | 'del';
+  ifindex: number;
+  ifname: string | null;
+  up: boolean;
+  running: boolean;
+}
+
+export interface LinkHandlers {
+  onLink(n: LinkNotification, from: NlSender): void;
+  /** A datagram the codec could not decode (one line, for counting/logging). */
+  onInvalid(why: string, from: NlSender): void;
+  onError(err: NlSocketError): void;
+}
+
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+
+export function openLinkSocket(h: LinkHandlers, opts: { recvBufferSize?: number } = {}): NlHandle {
+  // ref: the package unrefs notification-only sockets by default; a listener must keep the
+  // process alive on its own.
+  const rtnl = createRtNetlink({ ref: true, recvBufferSize: opts.recvBufferSize ?? DEFAULT_RCVBUF, sendBufferSize: 0 });
+  const nls = rtnl.socket;
+  let open = true;
+  nls.on('error', (err) => {
+    if (open) h.onError(toError(err));
+  });
+  nls.on('invalid', (err, _msg, rinfo) => {
+    if (open) h.onInvalid(`undecodable rtnetlink datagram: ${errText(err)}`, sender(rinfo));
+  });
+  // The header-level 'message' event, not RtNetlinkSocket's: the latter drops the message type,
+  // and NEWLINK vs DELLINK is exactly what we need.
+  nls.on('message', (msgs, rinfo) => {
+    if (!open) return;
+    const from = sender(rinfo);
+    for (const m of msgs) {
+      if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
+      let parsed: ReturnType<typeof rt.parseLinkMessage>;
+      try {
+        parsed = rt.parseLinkMessage(m.data);
+      } catch (e) {
+        h.onInvalid(`undecodable link message (type ${m.type}): ${errText(e)}`, from);
+        continue;
+      }
+      const index = parsed.data.index;
+      if (index === undefined) {
+        h.onInvalid(`link message (type ${m.type}) without ifindex`, from);
+        continue;
+      }
+      h.onLink(
+        {
+          type: m.type === RTM_NEWLINK ? 'new' : 'del',
+          ifindex: index,
+          ifname: parsed.attrs.ifname ?? null,
+          up: parsed.data.flags?.up === true,
+          running: parsed.data.flags?.running === true,
+        },
+        from,
+      );
+      if (!open) return;
+    }
+  });
+  try {
+    rtnl.addMembership('LINK');
+  } catch (e) {
+    nls.close();
+    throw e;
+  }
+  return {
+    close() {
+      if (!open) return;
+      open = false;
+      nls.close();
+    },
+  };
+}
+
+function sender(rinfo: { port: number; groups: number }): NlSender {
+  return { port: rinfo.port, groups: rinfo.groups };
+}
+
+function toError(err: { code?: unknown; errno?: unknown; message?: unknown; syscall?: unknown }): NlSocketError {
+  return {
+    code: typeof err.code === 'string' ? err.code : 'EUNKNOWN',
+    errno: typeof err.errno === 'number' ? err.errno : 0,
+    message: typeof err.message === 'string' ? err.message : String(err),
+    fatal: err.syscall === 'poll',
+  };
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,84 @@
+// agent/pipeline — the RxJS operators between event sources and re-plan passes (pure
+// scheduling logic; marble-tested in virtual time in test/pipeline.test.ts).
+//
+// Events are triggers, not state: every pass rescans the whole system, so all a burst has to
+// produce is ONE pass, soon. Two operators:
+//   coalesce(settle, maxWait)  close a burst when it has been quiet for `settle` ms, or at the
+//                              latest `maxWait` ms after it began (debounce alone could starve
+//                              under a steady trickle). A burst is folded into a bounded Batch,
+//                              so memory stays flat whatever the event rate.
+//   exclusivePasses(run)       never two passes at once (concatMap would queue one pass per
+//                              batch; switchMap would cancel writes mid-apply); batches that
+//                              arrive during a pass are merged into exactly one trailing pass.
+
+import { Observable, Subject, asyncScheduler, auditTime, concatMap, debounceTime, defer, filter, finalize, merge, mergeMap, reduce, share, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
+
+/** What a pass is told about the events that caused it. */
+export interface Batch<T> {
+  /** First few events, in arrival order (bounded by MAX_KEPT). */
+  events: T[];
+  /** How many events the batch stands for. */
+  count: number;
+}
+
+export const MAX_KEPT = 16;
+
+export function emptyBatch<T>(): Batch<T> {
+  return { events: [], count: 0 };
+}
+
+export function mergeBatches<T>(a: Batch<T>, b: Batch<T>): Batch<T> {
+  return { events: [...a.events, ...b.events].slice(0, MAX_KEPT), count: a.count + b.count };
+}
+
+function fold<T>(b: Batch<T>, e: T): Batch<T> {
+  if (b.events.length < MAX_KEPT) b.events.push(e);
+  b.count++;
+  return b;
+}
+
+export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<T, Batch<T>> {
+  return (source) =>
+    defer(() => {
+      const shared = source.pipe(share());
+      const close$ = merge(shared.pipe(debounceTime(settleMs, scheduler)), shared.pipe(auditTime(maxWaitMs, scheduler)));
+      return shared.pipe(
+        window(close$),
+        mergeMap((w) => w.pipe(reduce(fold<T>, emptyBatch<T>()))),
+        // Both closers fire for a short burst; the second closes an empty window.
+        filter((b) => b.count > 0),
+      );
+    });
+}
+
+export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<Batch<T>, R> {
+  return (source) =>
+    defer(() => {
+      let busy = false;
+      let pending: Batch<T> | null = null;
+      const trailing$ = new Subject<Batch<T>>();
+      const start = (b: Batch<T>): boolean => {
+        if (!busy) {
+          busy = true;
+          return true;
+        }
+        pending = pending ? mergeBatches(pending, b) : b;
+        return false;
+      };
+      return merge(source, trailing$).pipe(
+        filter(start),
+        concatMap((b) =>
+          run(b).pipe(
+            finalize(() => {
+              busy = false;
+              const next = pending;
+              pending = null;
+              // Scheduled, not re-entrant: concatMap must have released the finished pass.
+              if (next) scheduler.schedule(() => trailing$.next(next));
+            }),
+          ),
+        ),
+      );
+    });
+}
+

@@ -1,0 +1,121 @@
+// audit-log — where audit records go: the journal (native fields) when it exists, else JSON
+// lines on stdout (a terminal or a container without journald).
+//
+// pino is the project's logger, so records pass through a pino logger; the journal side is a
+// pino destination object (a `write(line)` method, called synchronously in-process) that parses
+// pino's JSON line back into a record and sends it as journal fields. No worker-thread
+// transport: a record must be queued for the journal before record() returns, so that flush()
+// at shutdown really covers it.
+
+import { once } from 'node:events';
+import { pino, type Logger } from 'pino';
+import { JournalClient, isJournalAvailable, DEFAULT_JOURNAL_SOCKET, type JournalClientOptions, type JournalStats } from './journald.js';
+import { MESSAGE_IDS, RECORD_FIELDS, priorityOf, toJournalFields, type AuditKind, type AuditRecord } from './records.js';
+
+export type { AuditRecord } from './records.js';
+
+export interface AuditLogOptions {
+  /** auto: journal when its socket exists at start, else stdout. on: journal even if absent now. */
+  journal?: 'auto' | 'on' | 'off';
+  /** Where JSON lines go when the journal is not used (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+  socketPath?: string;
+  /** Queue bound, retry backoff… of the journal client. */
+  client?: Omit<JournalClientOptions, 'socketPath'>;
+  /** How long flush()/close() wait for an absent journal before giving up (ms). */
+  flushTimeoutMs?: number;
+}
+
+export interface AuditLog {
+  readonly sink: 'journal' | 'stdout';
+  record(r: AuditRecord): void;
+  /** Wait until every record was handed to the journal (or written to stdout), bounded. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Journal delivery counters; null for stdout. */
+  stats(): JournalStats | null;
+}
+
+/** Pino line → record. The logger writes only records, so the keys are AuditRecord's. */
+function recordFromLine(o: Record<string, unknown>): AuditRecord {
+  const r: AuditRecord = { kind: o.kind as AuditKind, message: String(o.message ?? '') };
+  if (typeof o.priority === 'number') r.priority = o.priority;
+  for (const [key] of RECORD_FIELDS) {
+    const v = o[key];
+    if (v === undefined || v === null) continue;
+    if (key === 'irq') r.irq = Number(v);
+    else r[key] = String(v);
+  }
+  return r;
+}
+
+/** A pino destination that sends each line to the journal as native fields. */
+function journalDestination(client: JournalClient): { write(line: string): void } {
+  return {
+    write(line: string): void {
+      client.send(toJournalFields(recordFromLine(JSON.parse(line) as Record<string, unknown>)));
+    },
+  };
+}
+
+function levelFor(priority: number): 'fatal' | 'error' | 'warn' | 'info' | 'debug' {
+  if (priority <= 2) return 'fatal';
+  if (priority === 3) return 'error';
+  if (priority === 4) return 'warn';
+  return priority === 7 ? 'debug' : 'info';
+}
+
+export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
+  const mode = opts.journal ?? 'auto';
+  if (mode !== 'auto' && mode !== 'on' && mode !== 'off') {
+    throw new Error(`audit: journal must be auto, on or off, got "${String(mode)}"`);
+  }
+  const socketPath = opts.socketPath ?? DEFAULT_JOURNAL_SOCKET;
+  const flushTimeoutMs = opts.flushTimeoutMs ?? 5000;
+  const useJournal = mode === 'on' || (mode === 'auto' && isJournalAvailable(socketPath));
+  const stdout = opts.stdout ?? process.stdout;
+
+  const client = useJournal ? new JournalClient({ ...opts.client, socketPath }) : null;
+  const logger: Logger = pino(
+    {
+      level: 'trace', // audit records are never filtered by level
+      base: null, // pid/hostname: the journal adds trusted ones; on stdout they are noise
+      messageKey: 'message',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    client ? journalDestination(client) : stdout,
+  );
+
+  let closed = false;
+  const flushStdout = async (): Promise<void> => {
+    const w = stdout as NodeJS.WritableStream & { writableNeedDrain?: boolean };
+    if (w.writableNeedDrain) await once(w, 'drain');
+  };
+
+  return {
+    sink: client ? 'journal' : 'stdout',
+    record(r: AuditRecord): void {
+      if (closed) throw new Error('audit: record() after close()');
+      const id = MESSAGE_IDS[r.kind];
+      if (id === undefined) throw new Error(`audit: unknown record kind "${String(r.kind)}"`);
+      const priority = priorityOf(r);
+      const obj: Record<string, unknown> = { kind: r.kind, message_id: id, priority };
+      for (const [key] of RECORD_FIELDS) if (r[key] !== undefined) obj[key] = r[key];
+      logger[levelFor(priority)](obj, r.message);
+    },
+    async flush(): Promise<void> {
+      if (client) await client.flush(flushTimeoutMs);
+      else await flushStdout();
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (client) await client.close(flushTimeoutMs);
+      else await flushStdout();
+    },
+    stats(): JournalStats | null {
+      return client ? client.stats : null;
+    },
+  };
+}

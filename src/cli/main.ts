@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+// cli/main — the `affinityd` command: argument parsing, exit codes and one-line errors.
+// Exit codes follow sysexits.h: 0 ok, 1 other failure, 64 usage, 77 permission (EX_NOPERM),
+// 78 configuration (EX_CONFIG). No stack trace reaches the operator unless AFFINITYD_DEBUG=1.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PolicyError, formatPolicy, loadPolicy } from '../policy/policy.js';
+import { plan as makePlan } from '../planner/planner.js';
+import { takeSnapshot } from '../snapshot/snapshot.js';
+import { readState, writeState } from '../state/state.js';
+import { countOutcomes, reconcile } from '../reconcile/reconcile.js';
+import { createAuditLog } from '../audit/audit-log.js';
+import { changesText, planJson, planText } from './render.js';
+import { statusCommand } from './status.js';
+import type { Policy } from '../types.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 64, noperm: 77, config: 78 } as const;
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+const USAGE = `usage: affinityd <command> [options]
+
+commands:
+  plan           show the planned IRQ affinity and RPS/XPS masks (no root needed)
+  apply          write the plan to the system (root), report and audit each change
+  status         per-CPU interrupt and softirq load, with a verdict
+  check-config   validate the policy and print the effective policy
+  run            the agent: re-plan on CPU hotplug, NIC and driver events
+  audit          show the change history from the systemd journal
+
+options:
+  --root DIR       read (and write) /proc and /sys under DIR instead of /
+  --config FILE    use only this policy file (default /etc/affinityd/affinityd.ini + affinityd.d/*.ini)
+  --json           machine-readable output
+  --dry-run        apply: show what would be written, write nothing
+  --since TIME     audit: entries since TIME (journalctl syntax)
+  --irq N          audit: only this IRQ
+  --interface IF   audit: only this interface
+  --interval SEC   status: sampling interval (default 1)
+  --watch          status: refresh until interrupted
+  -h, --help       this help
+  -V, --version    print the version
+
+exit codes: 0 ok, 1 failure, 64 usage, 77 permission denied, 78 configuration error`;
+
+export interface Args {
+  command: string;
+  root: string;
+  config?: string;
+  json: boolean;
+  dryRun: boolean;
+  watch: boolean;
+  since?: string;
+  irq?: number;
+  interface?: string;
+  interval: number;
+}
+
+const VALUE_FLAGS = new Set(['--root', '--config', '--since', '--irq', '--interface', '--interval']);
+
+export function parseArgs(argv: string[]): Args | 'help' | 'version' {
+  const args: Args = { command: '', root: '/', json: false, dryRun: false, watch: false, interval: 1 };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    let value: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      value = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    if (VALUE_FLAGS.has(a) && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new CliError(`${a} needs a value`, EXIT.usage);
+    }
+    switch (a) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '-V':
+      case '--version':
+        return 'version';
+      case '--root':
+        args.root = value!;
+        break;
+      case '--config':
+        args.config = value!;
+        break;
+      case '--json':
+        args.json = true;
+        break;
+      case '--dry-run':
+        args.dryRun = true;
+        break;
+      case '--watch':
+        args.watch = true;
+        break;
+      case '--since':
+        args.since = value!;
+        break;
+      case '--interface':
+        args.interface = value!;
+        break;
+      case '--irq':
+        if (!/^\d+$/.test(value!)) throw new CliError(`--irq: "${value}" is not an IRQ number`, EXIT.usage);
+        args.irq = Number(value);
+        break;
+      case '--interval':
+        if (!/^\d+(\.\d+)?$/.test(value!) || Number(value) <= 0) throw new CliError(`--interval: "${value}" is not a positive number of seconds`, EXIT.usage);
+        args.interval = Number(value);
+        break;
+      default:
+        if (a.startsWith('-')) throw new CliError(`unknown option ${a} (see affinityd --help)`, EXIT.usage);
+        if (args.command) throw new CliError(`unexpected argument "${a}" (see affinityd --help)`, EXIT.usage);
+        args.command = a;
+    }
+  }
+  if (!args.command) throw new CliError('no command given (see affinityd --help)', EXIT.usage);
+  return args;
+}
+
+export function version(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(fs.readFileSync(path.resolve(here, rel), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next layout
+    }
+  }
+  return 'unknown';
+}
+
+export function policyOf(args: Args): Policy {
+  if (args.config !== undefined && !fs.existsSync(args.config)) throw new CliError(`${args.config}: no such config file`, EXIT.config);
+  return loadPolicy({ root: args.root, ...(args.config !== undefined ? { configFile: args.config } : {}) });
+}
+
+/** The state file lives under --root too, so fixture runs never touch the host's state. */
+export function stateFileOf(args: Args, policy: Policy): string {
+  return args.root === '/' ? policy.agent.stateFile : path.join(args.root, policy.agent.stateFile);
+}
+
+function requireRoot(args: Args): void {
+  if (args.root !== '/') return; // fixture trees are ordinary files
+  if (!fs.existsSync('/proc/interrupts')) throw new CliError('/proc/interrupts: not found (is /proc mounted?)', EXIT.failure);
+}
+
+async function cmdPlan(args: Args, out: (s: string) => void): Promise<number> {
+  const policy = policyOf(args);
+  requireRoot(args);
+  const snapshot = takeSnapshot(args.root);
+  const { state } = readState(stateFileOf(args, policy));
+  const p = makePlan(snapshot, policy, {
+    previous: new Map(Object.entries(state.assignment)),
+    managedIrqs: new Set(Object.keys(state.managed).map(Number)),
+  });
+  p.warnings.unshift(...snapshot.warnings);
+  out(args.json ? JSON.stringify(planJson(p), null, 2) : planText(p));
+  return EXIT.ok;
+}
+
+async function cmdApply(args: Args, out: (s: string) => void): Promise<number> {
+  const policy = policyOf(args);
+  requireRoot(args);
+  const stateFile = stateFileOf(args, policy);
+  const { state, problem } = readState(stateFile);
+  // A terminal wants the change table on stdout; audit records go to the journal when it is
+  // there, else to stderr as JSON lines (stdout stays parseable with --json).
+  const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr });
+  if (problem) audit?.record({ kind: 'failed', message: `state file ${problem}`, error: problem });
+  const result = reconcile({ root: args.root, policy, state, trigger: 'apply', dryRun: args.dryRun, ...(audit ? { audit } : {}) });
+  if (!args.dryRun && result.report.permissionError === null) {
+    try {
+      writeState(stateFile, result.state);
+    } catch (e) {
+      process.stderr.write(`affinityd: warning: could not save state ${stateFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    }
+  }
+  await audit?.close();
+  if (args.json) {
+    out(JSON.stringify({ plan: planJson(result.plan), changes: result.report.changes.map((c) => ({ target: c.write.target, old: c.write.old, new: c.write.new, outcome: c.outcome, error: c.error ?? null, effective: c.effective ?? null })) }, null, 2));
+  } else {
+    out(changesText(result.report.changes));
+    const n = countOutcomes(result.report);
+    out(`${args.dryRun ? 'would change' : 'changed'} ${n.applied}, skipped ${n.skipped}, failed ${n.failed}`);
+  }
+  if (result.report.permissionError !== null) throw new CliError(result.report.permissionError, EXIT.noperm);
+  return countOutcomes(result.report).failed > 0 ? EXIT.failure : EXIT.ok;
+}
+
+async function cmdCheckConfig(args: Args, out: (s: string) => void): Promise<number> {
+  const policy = policyOf(args);
+  out(args.json ? JSON.stringify(policy, null, 2) : formatPolicy(policy));
+  return EXIT.ok;
+}
+
+async function cmdAudit(args: Args, out: (s: string) => void): Promise<number> {
+  const { auditCommand } = await import('../audit/audit-reader.js');
+  out(
+    await auditCommand({
+      ...(args.since !== undefined ? { since: args.since } : {}),
+      ...(args.irq !== undefined ? { irq: args.irq } : {}),
+      ...(args.interface !== undefined ? { interface: args.interface } : {}),
+      json: args.json,
+    }),
+  );
+  return EXIT.ok;
+}
+
+async function cmdRun(args: Args): Promise<number> {
+  const { runAgent } = await import('../agent/agent.js');
+  return runAgent(args);
+}
+
+export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+  const args = parseArgs(argv);
+  if (args === 'help') {
+    out(USAGE);
+    return EXIT.ok;
+  }
+  if (args === 'version') {
+    out(`affinityd ${version()}`);
+    return EXIT.ok;
+  }
+  switch (args.command) {
+    case 'plan':
+      return cmdPlan(args, out);
+    case 'apply':
+      return cmdApply(args, out);
+    case 'check-config':
+      return cmdCheckConfig(args, out);
+    case 'status':
+      return statusCommand(args, out);
+    case 'audit':
+      return cmdAudit(args, out);
+    case 'run':
+      return cmdRun(args);
+    default:
+      throw new CliError(`unknown command "${args.command}" (see affinityd --help)`, EXIT.usage);
+  }
+}
+
+/** Turn any error into one line and an exit code. */
+export function exitCodeOf(e: unknown): { code: number; message: string } {
+  if (e instanceof CliError) return { code: e.code, message: e.message };
+  if (e instanceof PolicyError) return { code: EXIT.config, message: e.message };
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'EACCES' || err?.code === 'EPERM' || err?.code === 'EROFS') return { code: EXIT.noperm, message: `${err.path ?? ''}${err.path ? ': ' : ''}permission denied (${err.code})` };
+  const name = (e as Error)?.name;
+  const msg = (e as Error)?.message ?? String(e);
+  return { code: EXIT.failure, message: name && name !== 'Error' ? `${name}: ${msg}` : msg };
+}
+
+const isEntry = process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      const { code, message } = exitCodeOf(e);
+      process.stderr.write(`affinityd: ${message.split('\n')[0]}\n`);
+      if (process.env.AFFINITYD_DEBUG === '1') process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+      process.exitCode = code;
+    },
+  );
+}

@@ -1,0 +1,145 @@
+// policy/match — which [net:*] / [irq:*] section applies to a NIC or an IRQ.
+//
+// Order rule (also documented in etc/affinityd.ini): the LAST matching section wins, counting
+// sections in the order they were read — file order within a file, drop-ins after the main
+// file in name order. That is the same "later wins" rule as for plain keys, so a drop-in can
+// override any section of the main file without knowing where it sits, and inside one file a
+// specific section goes after the general one it refines.
+//
+// Inside a section every match-* key given must match (AND); each key is a list of globs of
+// which one must match (OR). A section with no match-* key is rejected by the loader.
+
+import type { Match, Policy, PolicySection } from '../types.js';
+
+export interface NicIdentity {
+  name: string;
+  driver: string | null;
+  pci: string | null;
+  mac: string | null;
+}
+
+export class GlobError extends Error {}
+
+const globCache = new Map<string, RegExp>();
+
+/**
+ * fnmatch-style glob → anchored RegExp: `*` any run (dots included, so `eth0*` matches
+ * `eth0.100`), `?` one character, `[a-c]` / `[!a-c]` / `[^a-c]` classes, `\x` a literal x.
+ * Throws GlobError on an unterminated class so the loader can name the key.
+ */
+export function compileGlob(glob: string): RegExp {
+  const hit = globCache.get(glob);
+  if (hit !== undefined) return hit;
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i]!);
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) throw new GlobError(`unterminated '[' in glob "${glob}"`);
+      let body = glob.slice(i + 1, end);
+      let neg = '';
+      if (body.startsWith('!') || body.startsWith('^')) {
+        neg = '^';
+        body = body.slice(1);
+      }
+      if (body === '') throw new GlobError(`empty '[]' class in glob "${glob}"`);
+      re += `[${neg}${body.replace(/[\\\]^]/g, (m) => `\\${m}`)}]`;
+      i = end;
+    } else re += escapeRe(c);
+  }
+  const out = new RegExp(re + '$');
+  globCache.set(glob, out);
+  return out;
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, (m) => `\\${m}`);
+}
+
+/**
+ * Split a list value on whitespace and commas, except inside `[...]` so that a class like
+ * `eth[0,2]` stays one glob.
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let inClass = false;
+  for (const c of value) {
+    if (inClass) {
+      cur += c;
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      cur += c;
+      inClass = true;
+    } else if (c === ',' || /\s/.test(c)) {
+      if (cur !== '') out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (cur !== '') out.push(cur);
+  return out;
+}
+
+export function globMatch(glob: string, text: string): boolean {
+  return compileGlob(glob).test(text);
+}
+
+function anyGlob(globs: readonly string[], text: string | null): boolean {
+  return text !== null && globs.some((g) => globMatch(g, text));
+}
+
+function hasNicMatch(m: Match): boolean {
+  return m.name !== undefined || m.driver !== undefined || m.pci !== undefined || m.mac !== undefined;
+}
+
+/** Does one section's match apply to this NIC? (Exported for `check-config --explain`.) */
+export function nicMatches(m: Match, nic: NicIdentity): boolean {
+  if (!hasNicMatch(m)) return false;
+  if (m.name !== undefined && !anyGlob(m.name, nic.name)) return false;
+  if (m.driver !== undefined && !anyGlob(m.driver, nic.driver)) return false;
+  // PCI addresses and MACs are printed lower case by sysfs; the loader lower-cases the globs.
+  if (m.pci !== undefined && !anyGlob(m.pci, nic.pci?.toLowerCase() ?? null)) return false;
+  if (m.mac !== undefined && !anyGlob(m.mac, nic.mac?.toLowerCase() ?? null)) return false;
+  return true;
+}
+
+/** An `irq` pattern that is a number ("24") or a range ("24-31") names IRQ numbers. */
+export function parseIrqNumberPattern(p: string): [number, number] | null {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(p);
+  if (!m) return null;
+  const lo = Number(m[1]);
+  return [lo, m[2] === undefined ? lo : Number(m[2])];
+}
+
+export function irqMatches(m: Match, irqName: string, irq: number): boolean {
+  if (m.irq === undefined || m.irq.length === 0) return false;
+  // A shared line lists several actions ("ehci_hcd:usb1, uhci_hcd:usb2"): a glob may name
+  // the whole line as /proc/interrupts prints it or any one of its actions.
+  const names = irqName === '' ? [] : [irqName, ...irqName.split(', ')];
+  return m.irq.some((p) => {
+    const range = parseIrqNumberPattern(p);
+    if (range !== null) return irq >= range[0] && irq <= range[1];
+    return names.some((n) => globMatch(p, n));
+  });
+}
+
+/** The [net:*] section for a NIC (last match wins), or null when [defaults] applies. */
+export function matchNicSection(p: Policy, nic: NicIdentity): PolicySection | null {
+  for (let i = p.sections.length - 1; i >= 0; i--) {
+    const s = p.sections[i]!;
+    if (s.kind === 'net' && nicMatches(s.match, nic)) return s;
+  }
+  return null;
+}
+
+/** The [irq:*] section for a non-NIC IRQ (last match wins), or null. */
+export function matchIrqSection(p: Policy, irqName: string, irq: number): PolicySection | null {
+  for (let i = p.sections.length - 1; i >= 0; i--) {
+    const s = p.sections[i]!;
+    if (s.kind === 'irq' && irqMatches(s.match, irqName, irq)) return s;
+  }
+  return null;
+}

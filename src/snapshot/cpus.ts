@@ -1,0 +1,159 @@
+// snapshot/cpus — CPU sets, topology and NUMA nodes from /sys/devices/system/{cpu,node}
+// and /proc/cmdline.
+//
+// Captures from real machines are often incomplete (hwloc tarballs without `online` or
+// `possible`, offline CPUs without a topology directory, no node directory at all, sparse
+// node numbers), so every field has a fallback and a missing file becomes a warning, never
+// an exception.
+
+import { parseCpuList, CpuFormatError, normalize } from '../cpumask/cpumask.js';
+import type { CpuInfo, CpuTopology } from '../types.js';
+import type { FsRoot } from './fsroot.js';
+
+const CPU_DIR = '/sys/devices/system/cpu';
+const NODE_DIR = '/sys/devices/system/node';
+
+function readList(fs: FsRoot, p: string, warnings: string[]): number[] | null {
+  const text = fs.readTrim(p);
+  if (text === null) return null;
+  try {
+    return parseCpuList(text);
+  } catch (e) {
+    warnings.push(`${p}: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** Kernel parameters that shape which CPUs may take device interrupts. */
+export interface CmdlineCpus {
+  isolcpus: number[];
+  /** isolcpus= listed the `managed_irq` flag: kernel already keeps managed IRQs off them. */
+  isolcpusManagedIrq: boolean;
+  nohzFull: number[];
+  irqAffinity: number[] | null;
+}
+
+/** Parse the CPU-related kernel parameters; unknown forms are reported, not fatal. */
+export function parseCmdline(cmdline: string, warnings: string[] = []): CmdlineCpus {
+  const out: CmdlineCpus = { isolcpus: [], isolcpusManagedIrq: false, nohzFull: [], irqAffinity: null };
+  // Arguments after a bare "--" go to init, not the kernel.
+  const args = cmdline.split(/\s+/);
+  for (const arg of args) {
+    if (arg === '--') break;
+    const eq = arg.indexOf('=');
+    if (eq < 0) continue;
+    const key = arg.slice(0, eq);
+    const value = arg.slice(eq + 1);
+    try {
+      if (key === 'isolcpus') {
+        // isolcpus=[flag,...,]cpulist, flags: nohz, domain, managed_irq.
+        const parts = value.split(',');
+        const flags: string[] = [];
+        while (parts.length > 0 && /^[a-z_]+$/.test(parts[0]!)) flags.push(parts.shift()!);
+        out.isolcpus = parseCpuList(parts.join(','));
+        out.isolcpusManagedIrq = flags.includes('managed_irq');
+      } else if (key === 'nohz_full') {
+        out.nohzFull = parseCpuList(value);
+      } else if (key === 'irqaffinity') {
+        out.irqAffinity = parseCpuList(value);
+      }
+    } catch (e) {
+      if (!(e instanceof CpuFormatError)) throw e;
+      warnings.push(`/proc/cmdline: ${key}=: ${e.message}`);
+    }
+  }
+  return out;
+}
+
+/** Id of the last-level cache of a CPU: highest cache index's `id`, else its first sharer. */
+function readLlc(fs: FsRoot, cpu: number): number {
+  const cacheDir = `${CPU_DIR}/cpu${cpu}/cache`;
+  const indexes = fs
+    .list(cacheDir)
+    .filter((n) => /^index\d+$/.test(n))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  let best: { level: number; id: number } | null = null;
+  for (const idx of indexes) {
+    const level = fs.readInt(`${cacheDir}/${idx}/level`) ?? 0;
+    let id = fs.readInt(`${cacheDir}/${idx}/id`);
+    if (id === null) {
+      // Old kernels have no cache id: the lowest CPU sharing the cache identifies it.
+      const shared = fs.readTrim(`${cacheDir}/${idx}/shared_cpu_list`);
+      try {
+        id = shared ? (parseCpuList(shared)[0] ?? null) : null;
+      } catch {
+        id = null;
+      }
+    }
+    if (id !== null && (best === null || level >= best.level)) best = { level, id: level * 100000 + id };
+  }
+  return best?.id ?? -1;
+}
+
+export function readCpuTopology(fs: FsRoot, warnings: string[]): CpuTopology {
+  const cpuDirs = fs
+    .list(CPU_DIR)
+    .filter((n) => /^cpu\d+$/.test(n))
+    .map((n) => Number(n.slice(3)))
+    .sort((a, b) => a - b);
+
+  const present = readList(fs, `${CPU_DIR}/present`, warnings) ?? cpuDirs;
+  const possible = readList(fs, `${CPU_DIR}/possible`, warnings) ?? present;
+  let online = readList(fs, `${CPU_DIR}/online`, warnings);
+  if (online === null) {
+    // No global file (some captures): per-CPU `online`, cpu0 has none and is online.
+    online = present.filter((c) => fs.readTrim(`${CPU_DIR}/cpu${c}/online`) !== '0');
+    warnings.push(`${CPU_DIR}/online: missing, derived from per-CPU online files`);
+  }
+  const cmdline = parseCmdline(fs.readTrim('/proc/cmdline') ?? '', warnings);
+  const isolated = normalize([...(readList(fs, `${CPU_DIR}/isolated`, warnings) ?? []), ...cmdline.isolcpus]);
+  const nohzFull = normalize([...(readList(fs, `${CPU_DIR}/nohz_full`, warnings) ?? []), ...cmdline.nohzFull]);
+
+  // NUMA nodes: node directories with a cpulist. Offline CPUs stay listed on their node.
+  const nodes: { id: number; cpus: number[] }[] = [];
+  const nodeOf = new Map<number, number>();
+  for (const name of fs.list(NODE_DIR)) {
+    const m = /^node(\d+)$/.exec(name);
+    if (!m) continue;
+    const cpus = readList(fs, `${NODE_DIR}/${name}/cpulist`, warnings) ?? [];
+    const id = Number(m[1]);
+    nodes.push({ id, cpus });
+    for (const c of cpus) nodeOf.set(c, id);
+  }
+  nodes.sort((a, b) => a.id - b.id);
+
+  const onlineSet = new Set(online);
+  const cpus: CpuInfo[] = [];
+  for (const cpu of normalize([...present, ...cpuDirs])) {
+    const topo = `${CPU_DIR}/cpu${cpu}/topology`;
+    const pkg = fs.readInt(`${topo}/physical_package_id`) ?? -1;
+    const die = fs.readInt(`${topo}/die_id`) ?? 0;
+    const core = fs.readInt(`${topo}/core_id`) ?? cpu;
+    const siblings = readList(fs, `${topo}/thread_siblings_list`, warnings) ?? [cpu];
+    cpus.push({
+      cpu,
+      online: onlineSet.has(cpu),
+      package: pkg,
+      die,
+      core,
+      // core_id repeats across packages (and dies); the smallest sibling is unique.
+      coreKey: fs.exists(topo) ? `${pkg}:${die}:${core}` : `cpu${Math.min(...siblings)}`,
+      siblings,
+      llc: readLlc(fs, cpu),
+      node: nodeOf.get(cpu) ?? -1,
+    });
+  }
+
+  const maxPossible = possible.length ? possible[possible.length - 1]! + 1 : cpus.length;
+  return {
+    nrCpuIds: Math.max(maxPossible, 1),
+    possible,
+    present,
+    online,
+    isolated,
+    nohzFull,
+    irqAffinityDefault: cmdline.irqAffinity,
+    cpus,
+    nodes,
+  };
+}

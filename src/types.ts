@@ -1,0 +1,217 @@
+// types — the data that flows between the stages: snapshot → planner → applier → audit.
+// Plain data only (no classes, no I/O handles) so that every stage can be tested with
+// literals and a plan can be serialised to JSON unchanged.
+
+import type { CpuSet } from './cpumask/cpumask.js';
+
+// ---------------------------------------------------------------------------------------
+// Snapshot: what the system looks like right now (read by src/snapshot/*).
+
+export interface CpuInfo {
+  cpu: number;
+  online: boolean;
+  /** physical_package_id; -1 when unknown (offline CPUs often have no topology dir). */
+  package: number;
+  die: number;
+  /** core_id is only unique inside a package; `coreKey` is unique machine-wide. */
+  core: number;
+  coreKey: string;
+  /** thread_siblings_list (includes the CPU itself). */
+  siblings: number[];
+  /** id of the last-level cache (highest cache index), -1 when unknown. */
+  llc: number;
+  /** NUMA node, -1 when the machine has no node directory for it. */
+  node: number;
+}
+
+export interface CpuTopology {
+  /** nr_cpu_ids: width of every hex mask the kernel prints. */
+  nrCpuIds: number;
+  possible: number[];
+  present: number[];
+  online: number[];
+  /** From /sys/devices/system/cpu/isolated (isolcpus=). */
+  isolated: number[];
+  /** From /sys/devices/system/cpu/nohz_full (empty when absent). */
+  nohzFull: number[];
+  /** `irqaffinity=` on /proc/cmdline; null when not given. */
+  irqAffinityDefault: number[] | null;
+  /** Present CPUs, ascending. */
+  cpus: CpuInfo[];
+  /** NUMA nodes with their CPUs (may be a single node 0, or none on odd platforms). */
+  nodes: { id: number; cpus: number[] }[];
+}
+
+export type QueueRole = 'rx' | 'tx' | 'rxtx';
+
+/** What an IRQ's name says about which NIC queue it serves. */
+export interface QueueRef {
+  role: QueueRole;
+  queue: number;
+  /** Interface named in the IRQ name, if any (frozen at request time: may be stale). */
+  ifname?: string;
+  /** PCI address named in the IRQ name (mlx5_comp0@pci:0000:01:00.0), if any. */
+  pci?: string;
+  /** virtio device named in the IRQ name (virtio2-input.0), if any. */
+  virtio?: string;
+}
+
+export interface IrqInfo {
+  irq: number;
+  /** Action names joined with ", " as in /proc/interrupts; "" when none. */
+  name: string;
+  actions: string[];
+  chip: string;
+  /** Interrupt count per online CPU (index = CPU number; undefined for absent columns). */
+  counts: Record<number, number>;
+  total: number;
+  /** smp_affinity; null when /proc/irq/N is not readable (vanished). */
+  affinity: number[] | null;
+  effective: number[] | null;
+  node: number | null;
+  hint: number[] | null;
+  /** Owning device: PCI address ("0000:00:03.0") or null. */
+  pci: string | null;
+  /** Owning virtio device ("virtio2"), when the PCI function is a virtio transport. */
+  virtio: string | null;
+  /** Resolved NIC queue, when this is a NIC queue IRQ. */
+  queue: (QueueRef & { interface: string }) | null;
+}
+
+export interface RxQueue {
+  index: number;
+  rpsCpus: number[] | null;
+  rpsFlowCnt: number | null;
+}
+
+export interface TxQueue {
+  index: number;
+  /** null when the file is absent (single-queue devices hide xps_cpus on new kernels). */
+  xpsCpus: number[] | null;
+}
+
+export interface NicInfo {
+  name: string;
+  ifindex: number;
+  mac: string | null;
+  driver: string | null;
+  /** PCI function that owns the NIC's vectors ("0000:00:03.0"), null for virtual NICs. */
+  pci: string | null;
+  /** virtio device between the netdev and the PCI function ("virtio2"), if any. */
+  virtio: string | null;
+  /** numa_node of the PCI function; -1 when firmware gives none or no device. */
+  numaNode: number;
+  localCpus: number[] | null;
+  /** IRQs of the owning PCI function (msi_irqs), ascending. */
+  msiIrqs: number[];
+  rx: RxQueue[];
+  tx: TxQueue[];
+}
+
+export interface Snapshot {
+  root: string;
+  topology: CpuTopology;
+  irqs: IrqInfo[];
+  nics: NicInfo[];
+  /** net.core.rps_sock_flow_entries, null when not readable. */
+  rpsSockFlowEntries: number | null;
+  /** Non-fatal problems met while reading (missing files, odd lines): one line each. */
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Policy: what the operator wants (read by src/policy/*).
+
+export type Strategy = 'spread' | 'node' | 'pin' | 'ignore';
+export type TriState = 'auto' | 'on' | 'off';
+
+export interface Match {
+  /** Interface name globs (eth*, eth0.100). */
+  name?: string[];
+  driver?: string[];
+  /** PCI address globs. */
+  pci?: string[];
+  /** MAC addresses, lower case. */
+  mac?: string[];
+  /** IRQ action-name globs for non-NIC IRQs (ttyS0, virtio1-req.*). */
+  irq?: string[];
+}
+
+export interface PolicySection {
+  /** Section name as written in the file ([net:wan], [irq:serial]). */
+  name: string;
+  kind: 'net' | 'irq';
+  match: Match;
+  strategy: Strategy;
+  pin: number[] | null;
+  rps: TriState;
+  xps: TriState;
+  rpsFlowCnt: number | null;
+  /** Allow this NIC's queue IRQs on other NUMA nodes when its own has no allowed CPUs left. */
+  crossNode: boolean;
+  file: string;
+  line: number;
+}
+
+export interface Policy {
+  /** Files read, in order (later wins). Empty when built-in defaults were used. */
+  files: string[];
+  /** [cpus] cpus: null = all online. */
+  cpus: number[] | null;
+  excludeCpus: number[];
+  allowIsolated: boolean;
+  allowNohzFull: boolean;
+  /** net.core.rps_sock_flow_entries to set; null = leave alone. */
+  rpsSockFlowEntries: number | null;
+  /** Defaults for NICs no section names. */
+  defaults: Omit<PolicySection, 'name' | 'kind' | 'match' | 'file' | 'line'>;
+  sections: PolicySection[];
+  agent: {
+    /** Settle window for coalescing an event burst (ms). */
+    settleMs: number;
+    /** Periodic full resync in seconds; 0 = off. */
+    resyncIntervalS: number;
+    stateFile: string;
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Plan: what should change (produced by src/planner/*).
+
+export interface PlannedIrq {
+  irq: number;
+  name: string;
+  /** PCI address or virtio device, null for platform IRQs. */
+  device: string | null;
+  interface: string | null;
+  queue: number | null;
+  /** rx / tx / rxtx for NIC queue vectors. */
+  role: QueueRole | null;
+  node: number | null;
+  current: CpuSet | null;
+  /** null = left alone. */
+  desired: CpuSet | null;
+  reason: string;
+  /** Policy section that matched, or "defaults"/null. */
+  policy: string | null;
+}
+
+export interface PlannedQueue {
+  interface: string;
+  queue: number;
+  kind: 'rps' | 'xps';
+  current: CpuSet | null;
+  desired: CpuSet | null;
+  /** rps_flow_cnt to set with rps (null = leave). */
+  flowCnt: number | null;
+  currentFlowCnt: number | null;
+  policy: string | null;
+}
+
+export interface Plan {
+  allowedCpus: number[];
+  irqs: PlannedIrq[];
+  queues: PlannedQueue[];
+  rpsSockFlowEntries: { current: number | null; desired: number | null };
+  warnings: string[];
+}

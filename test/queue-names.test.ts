@@ -1,0 +1,160 @@
+// Unit tests for NIC queue detection from IRQ action names: one case per driver naming scheme.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { classifyIrqName, isValidIfname, type IrqNameClass } from '../src/snapshot/queue-names.js';
+
+const q = (role: 'rx' | 'tx' | 'rxtx', queue: number, extra: Record<string, string>): IrqNameClass => ({
+  kind: 'queue',
+  ref: { role, queue, ...extra },
+});
+const misc = (extra: Record<string, string>): IrqNameClass => ({ kind: 'nic-misc', ...extra });
+const OTHER: IrqNameClass = { kind: 'other' };
+
+const cases: [string, IrqNameClass][] = [
+  // mlx5 / mlx4: PCI address only, no interface
+  ['mlx5_comp0@pci:0000:01:00.0', q('rxtx', 0, { pci: '0000:01:00.0' })],
+  ['mlx5_comp8@pci:0003:00:00.0', q('rxtx', 8, { pci: '0003:00:00.0' })],
+  ['mlx4-comp-2@pci:0000:04:00.0', q('rxtx', 2, { pci: '0000:04:00.0' })],
+  // Intel with driver prefix, and the same suffix without one (ixgbe, igb, bnxt_en)
+  ['i40e-eth0-TxRx-93', q('rxtx', 93, { ifname: 'eth0' })],
+  ['i40e-enp195s0f1-TxRx-0', q('rxtx', 0, { ifname: 'enp195s0f1' })],
+  ['ice-eno12399np0-TxRx-127', q('rxtx', 127, { ifname: 'eno12399np0' })],
+  ['iavf-ens5-TxRx-3', q('rxtx', 3, { ifname: 'ens5' })],
+  ['ice-eth1-rx-2', q('rx', 2, { ifname: 'eth1' })],
+  ['eno12429np3-TxRx-31', q('rxtx', 31, { ifname: 'eno12429np3' })],
+  ['i210-TxRx-3', q('rxtx', 3, { ifname: 'i210' })],
+  ['knl0net-TxRx-0', q('rxtx', 0, { ifname: 'knl0net' })],
+  ['eth0.100-TxRx-1', q('rxtx', 1, { ifname: 'eth0.100' })],
+  ['my-nic-TxRx-1', q('rxtx', 1, { ifname: 'my-nic' })],
+  // ena
+  ['eth0-Tx-Rx-7', q('rxtx', 7, { ifname: 'eth0' })],
+  // nfp, hns3 (vectors named by PCI address)
+  ['eth3-rxtx-2', q('rxtx', 2, { ifname: 'eth3' })],
+  ['hns3-0000:7d:00.0-TxRx-5', q('rxtx', 5, { pci: '0000:7d:00.0' })],
+  ['hns3-0000:7d:00.0-Rx-1', q('rx', 1, { pci: '0000:7d:00.0' })],
+  // virtio-net: two vectors per queue pair, named after the virtio device
+  ['virtio0-input.0', q('rx', 0, { virtio: 'virtio0' })],
+  ['virtio2-output.3', q('tx', 3, { virtio: 'virtio2' })],
+  // split rx/tx vectors (igb, ixgbe), tg3 (rx from 1: reported as written), qlcnic combined
+  ['eth0-rx-3', q('rx', 3, { ifname: 'eth0' })],
+  ['eth1-tx-0', q('tx', 0, { ifname: 'eth1' })],
+  ['genoa0net-tx-0', q('tx', 0, { ifname: 'genoa0net' })],
+  ['genoa0net-rx-4', q('rx', 4, { ifname: 'genoa0net' })],
+  ['eth0-tx-0-rx-3', q('rxtx', 3, { ifname: 'eth0' })],
+  // bnx2 / mlx4_en per-ring vectors
+  ['eth6-7', q('rxtx', 7, { ifname: 'eth6' })],
+  ['enp3s0f1-2', q('rxtx', 2, { ifname: 'enp3s0f1' })],
+  ['p1p1-0', q('rxtx', 0, { ifname: 'p1p1' })],
+
+  // misc vectors
+  ['i40e-0000:01:00.0:misc', misc({ pci: '0000:01:00.0' })],
+  ['i40e-0000:41:00.1:fdir-TxRx-0', misc({ pci: '0000:41:00.1' })],
+  ['ice-0000:ec:00.0:ctrl-TxRx-0', misc({ pci: '0000:ec:00.0' })],
+  ['ice-0000:01:00.0:ll_ts', misc({ pci: '0000:01:00.0' })],
+  ['mlx5_async_eq@pci:0000:01:00.0', misc({ pci: '0000:01:00.0' })],
+  ['mlx5_pages_eq@pci:0000:01:00.1', misc({ pci: '0000:01:00.1' })],
+  ['mlx5_cmd_eq@pci:0000:01:00.0', misc({ pci: '0000:01:00.0' })],
+  ['mlx5_async@pci:0002:00:00.0', misc({ pci: '0002:00:00.0' })],
+  ['mlx4-async@pci:0000:07:00.0', misc({ pci: '0000:07:00.0' })],
+  ['ena-mgmnt@pci:0000:00:05.0', misc({ pci: '0000:00:05.0' })],
+  ['virtio0-config', misc({ virtio: 'virtio0' })],
+  ['virtio0-virtqueues', misc({ virtio: 'virtio0' })],
+  ['eth0', misc({ ifname: 'eth0' })],
+  ['enp0s25', misc({ ifname: 'enp0s25' })],
+  ['em1', misc({ ifname: 'em1' })],
+  ['eth2-misc', misc({ ifname: 'eth2' })],
+
+  // not NIC queues
+  ['virtio1-req.0', OTHER],
+  ['virtio3-rx', OTHER],
+  ['virtio3-tx', OTHER],
+  ['virtio3-event', OTHER],
+  ['virtio4-input', OTHER],
+  ['virtio0-stats', OTHER],
+  ['virtio1', OTHER],
+  ['nvme0q1', OTHER],
+  ['nvme0q0', OTHER],
+  ['megasas4-msix12', OTHER],
+  ['lpfc:17', OTHER],
+  ['hpsa2-msix3', OTHER],
+  ['mpt3sas0-msix0', OTHER],
+  ['ahci[0000:c3:00.0]', OTHER],
+  ['ahci', OTHER],
+  ['ttyS0', OTHER],
+  ['acpi', OTHER],
+  ['i8042', OTHER],
+  ['timer', OTHER],
+  ['psp-1', OTHER],
+  ['AMD-Vi0-Evt', OTHER],
+  ['hpet2', OTHER],
+  ['dmar0', OTHER],
+  ['ioat-msix', OTHER],
+  ['0000:02:00.2', OTHER],
+  ['PCIe PME', OTHER],
+  ['snd_hda_intel:card0', OTHER],
+  ['ACPI:Ged', OTHER],
+  ['hpsa0', OTHER],
+  ['', OTHER],
+  ['eth0-TxRx-99999999999999999999', OTHER],
+  // custom interface names are only NICs when the shape says so (see knownIfnames below)
+  ['i210', OTHER],
+  ['genoa0net', OTHER],
+];
+
+test('driver naming schemes', () => {
+  for (const [name, want] of cases) assert.deepEqual(classifyIrqName(name), want, name);
+});
+
+test('known interface names make plain, -N and -misc names of custom interfaces count', () => {
+  const known = new Set(['i210', 'genoa0net', 'lan-a']);
+  assert.deepEqual(classifyIrqName('i210', known), misc({ ifname: 'i210' }));
+  assert.deepEqual(classifyIrqName('genoa0net', known), misc({ ifname: 'genoa0net' }));
+  assert.deepEqual(classifyIrqName('lan-a-3', known), q('rxtx', 3, { ifname: 'lan-a' }));
+  assert.deepEqual(classifyIrqName('lan-a-misc', known), misc({ ifname: 'lan-a' }));
+  // Known names do not turn other devices into NICs.
+  assert.deepEqual(classifyIrqName('nvme0q1', known), OTHER);
+  assert.deepEqual(classifyIrqName('psp-1', known), OTHER);
+});
+
+test('shared legacy lines: the first NIC-looking action answers', () => {
+  assert.deepEqual(classifyIrqName('uhci_hcd:usb1, eth0, eth1'), misc({ ifname: 'eth0' }));
+  assert.deepEqual(classifyIrqName('uhci_hcd:usb4, radeon'), OTHER);
+  assert.deepEqual(classifyIrqName(' virtio2-input.0 '), q('rx', 0, { virtio: 'virtio2' }));
+});
+
+test('interface-name validity follows dev_valid_name', () => {
+  assert.equal(isValidIfname('eth0'), true);
+  assert.equal(isValidIfname('a'.repeat(15)), true);
+  assert.equal(isValidIfname('a'.repeat(16)), false);
+  for (const bad of ['', '.', '..', 'a/b', 'a:b', 'a b']) assert.equal(isValidIfname(bad), false, bad);
+  // Too long for an interface: not a queue even with a NIC suffix.
+  assert.deepEqual(classifyIrqName(`${'x'.repeat(16)}-TxRx-0`), OTHER);
+});
+
+test('property: classify never throws and queue numbers are non-negative integers', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.stringMatching(/^[a-z0-9.:@_-]{0,40}$/)), (s) => {
+      const r = classifyIrqName(s);
+      assert.ok(r.kind === 'queue' || r.kind === 'nic-misc' || r.kind === 'other');
+      if (r.kind === 'queue') assert.ok(Number.isSafeInteger(r.ref.queue) && r.ref.queue >= 0, s);
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test('property: <if>-TxRx-<n> gives queue n of <if> for any valid interface name', () => {
+  // Standard and custom stems, with the '-', '.' and '_' that interface names may contain.
+  const ifname = fc
+    .tuple(fc.constantFrom('eth', 'eno', 'enp', 'ens', 'em', 'lan', 'wan', 'genoa', 'uplink'), fc.nat(99), fc.stringMatching(/^[a-z0-9._-]{0,8}$/))
+    .map(([stem, n, rest]) => `${stem}${n}${rest}`)
+    .filter(isValidIfname);
+  fc.assert(
+    fc.property(ifname, fc.nat({ max: 4095 }), (name, n) => {
+      assert.deepEqual(classifyIrqName(`${name}-TxRx-${n}`), q('rxtx', n, { ifname: name }));
+      assert.deepEqual(classifyIrqName(`i40e-${name}-TxRx-${n}`), q('rxtx', n, { ifname: name }));
+    }),
+    { numRuns: 2000 },
+  );
+});
