@@ -11,6 +11,10 @@
 // and are retried with backoff, in order. When the bound is hit the OLDEST record is dropped:
 // the newest records describe the state an operator is looking at. A note saying how many were
 // dropped is sent once delivery resumes, so a gap in the trail is never silent.
+// What the client cannot see: a datagram the kernel accepted but journald never read. Under
+// systemd that cannot be lost by a restart — systemd-journald.socket owns the socket, so its
+// queue outlives the journald process; a journald that bound the socket itself (no PID 1)
+// takes up to net.unix.max_dgram_qlen queued datagrams with it when it exits.
 //
 // Large records: the protocol's fallback for datagrams over the socket limit passes a sealed
 // memfd with SCM_RIGHTS, which neither Node nor unix-dgram can do; such records are cut down to

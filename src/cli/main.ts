@@ -124,6 +124,7 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
     }
   }
   if (!args.command) throw new CliError('no command given (see affinityd --help)', EXIT.usage);
+  if (args.root !== '/' && !fs.statSync(args.root, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`--root ${args.root}: no such directory`, EXIT.usage);
   return args;
 }
 
