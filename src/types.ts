@@ -108,11 +108,39 @@ export interface NicInfo {
   tx: TxQueue[];
 }
 
+/** A serial port backed by hardware (src/serial/enumerate.ts), with the IRQs that serve it. */
+export interface SerialPortInfo {
+  /** Device node ("/dev/ttyUSB0"). */
+  path: string;
+  /** tty name ("ttyUSB0"). */
+  name: string;
+  /** uart: a serial_core port with its own IRQ (8250, PL011…); usb: an adapter behind a USB host controller. */
+  bus: 'uart' | 'usb' | 'other';
+  /** Canonical in-root sysfs path of the port's device, null when it cannot be resolved. */
+  device: string | null;
+  /** Link names in /dev/serial/by-id pointing at this port ("usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0"). */
+  byId: string[];
+  /** USB idVendor / idProduct, 4 lower-case hex digits; null when not a USB port. */
+  vendorId: string | null;
+  productId: string | null;
+  /** USB serial number string; null when the device has none. */
+  serialNumber: string | null;
+  manufacturer: string | null;
+  /** PCI function that owns the IRQ (USB host controller, PCI UART card), if any. */
+  pci: string | null;
+  /** IRQs that serve the port, ascending; [] when none (polled UART, controller without a requested vector). */
+  irqs: number[];
+  /** Where `irqs` came from, for plan reasons ("ttyS0/irq", "msi_irqs of 0000:00:14.0", "polled (irq 0)"). */
+  irqSource: string;
+}
+
 export interface Snapshot {
   root: string;
   topology: CpuTopology;
   irqs: IrqInfo[];
   nics: NicInfo[];
+  /** Hardware serial ports; absent in hand-built snapshots (= none known). */
+  serial?: SerialPortInfo[];
   /** net.core.rps_sock_flow_entries, null when not readable. */
   rpsSockFlowEntries: number | null;
   /** Non-fatal problems met while reading (missing files, odd lines): one line each. */
@@ -153,6 +181,28 @@ export interface PolicySection {
   line: number;
 }
 
+/** What a [serial:*] section matches on; every key given must match (AND), any glob of a key may (OR). */
+export interface SerialMatch {
+  /** Device path globs (/dev/ttyUSB*); a port's /dev/serial/by-id/ link paths count as its paths too. */
+  path?: string[];
+  /** Globs on /dev/serial/by-id link names. */
+  byId?: string[];
+  /** "vvvv:pppp" globs, lower case. */
+  usbId?: string[];
+  /** USB serial number globs (case-sensitive, as the device reports it). */
+  serial?: string[];
+}
+
+export interface SerialSection {
+  /** Section name as written in the file ([serial:gps]). */
+  name: string;
+  match: SerialMatch;
+  strategy: 'pin' | 'ignore';
+  pin: number[] | null;
+  file: string;
+  line: number;
+}
+
 export interface Policy {
   /** Files read, in order (later wins). Empty when built-in defaults were used. */
   files: string[];
@@ -166,6 +216,11 @@ export interface Policy {
   /** Defaults for NICs no section names. */
   defaults: Omit<PolicySection, 'name' | 'kind' | 'match' | 'file' | 'line'>;
   sections: PolicySection[];
+  /**
+   * [serial:*] sections in match order (last match wins). Present only when there is at
+   * least one, so policies without serial sections keep their earlier shape.
+   */
+  serialSections?: SerialSection[];
   agent: {
     /** Settle window for coalescing an event burst (ms). */
     settleMs: number;
@@ -194,6 +249,8 @@ export interface PlannedIrq {
   reason: string;
   /** Policy section that matched, or "defaults"/null. */
   policy: string | null;
+  /** Serial ports this IRQ serves ("/dev/ttyS0", or "/dev/ttyUSB0, /dev/ttyUSB1" behind one controller). */
+  serial?: string;
 }
 
 export interface PlannedQueue {

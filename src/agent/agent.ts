@@ -142,16 +142,26 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : of<AgentEvent>().pipe(ignoreElements());
   const settle = policy.agent.settleMs;
 
+  // A flag, not a look at the batch: a batch keeps only its first MAX_KEPT events, so a
+  // SIGHUP in the middle of an event storm would otherwise be lost.
+  let reloadWanted = false;
+
   return new Promise<number>((resolve) => {
     const sub = merge(sources, resync, watchdog)
       .pipe(
         takeUntil(merge(stop, stop$)),
         filter(isRelevant),
-        tap((e) => log.debug({ event: e }, describeEvent(e))),
+        tap((e) => {
+          if (e.kind === 'reload') reloadWanted = true;
+          log.debug({ event: e }, describeEvent(e));
+        }),
         coalesce<AgentEvent>(settle, settle * 5),
         exclusivePasses((b) =>
           defer(() => {
-            if (b.events.some((e) => e.kind === 'reload')) reload('SIGHUP');
+            if (reloadWanted) {
+              reloadWanted = false;
+              reload('SIGHUP');
+            }
             runPass(triggerText(b), b.count);
             return of(b);
           }),

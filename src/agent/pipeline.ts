@@ -11,7 +11,7 @@
 //                              batch; switchMap would cancel writes mid-apply); batches that
 //                              arrive during a pass are merged into exactly one trailing pass.
 
-import { Observable, Subject, asyncScheduler, auditTime, concatMap, debounceTime, defer, filter, finalize, merge, mergeMap, reduce, share, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, Subject, asyncScheduler, auditTime, concatMap, connect, debounceTime, defer, filter, finalize, merge, mergeMap, reduce, tap, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
 
 /** What a pass is told about the events that caused it. */
 export interface Batch<T> {
@@ -38,17 +38,17 @@ function fold<T>(b: Batch<T>, e: T): Batch<T> {
 }
 
 export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<T, Batch<T>> {
-  return (source) =>
-    defer(() => {
-      const shared = source.pipe(share());
-      const close$ = merge(shared.pipe(debounceTime(settleMs, scheduler)), shared.pipe(auditTime(maxWaitMs, scheduler)));
-      return shared.pipe(
-        window(close$),
-        mergeMap((w) => w.pipe(reduce(fold<T>, emptyBatch<T>()))),
-        // Both closers fire for a short burst; the second closes an empty window.
-        filter((b) => b.count > 0),
-      );
-    });
+  // connect(), not share(): it subscribes the closers before the source, so events a source
+  // emits synchronously on subscribe still start the settle and maxWait timers.
+  return connect((shared) => {
+    const close$ = merge(shared.pipe(debounceTime(settleMs, scheduler)), shared.pipe(auditTime(maxWaitMs, scheduler)));
+    return shared.pipe(
+      window(close$),
+      mergeMap((w) => w.pipe(reduce(fold<T>, emptyBatch<T>()))),
+      // Both closers fire for a short burst; the second closes an empty window.
+      filter((b) => b.count > 0),
+    );
+  });
 }
 
 export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<Batch<T>, R> {
@@ -56,7 +56,13 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
     defer(() => {
       let busy = false;
       let pending: Batch<T> | null = null;
+      let sourceDone = false;
       const trailing$ = new Subject<Batch<T>>();
+      // trailing$ has no end of its own: complete it once the source has ended and no pass
+      // is running or owed, or the merge below (and the agent's stop) would never complete.
+      const maybeComplete = (): void => {
+        if (sourceDone && !busy && pending === null) trailing$.complete();
+      };
       const start = (b: Batch<T>): boolean => {
         if (!busy) {
           busy = true;
@@ -65,7 +71,15 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
         pending = pending ? mergeBatches(pending, b) : b;
         return false;
       };
-      return merge(source, trailing$).pipe(
+      const input = source.pipe(
+        tap({
+          complete: () => {
+            sourceDone = true;
+            maybeComplete();
+          },
+        }),
+      );
+      return merge(input, trailing$).pipe(
         filter(start),
         concatMap((b) =>
           run(b).pipe(
@@ -75,6 +89,7 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
               pending = null;
               // Scheduled, not re-entrant: concatMap must have released the finished pass.
               if (next) scheduler.schedule(() => trailing$.next(next));
+              else maybeComplete();
             }),
           ),
         ),

@@ -43,9 +43,12 @@ function errnoOf(e: unknown): string {
   return (e as NodeJS.ErrnoException)?.code ?? 'EUNKNOWN';
 }
 
-/** Write without O_CREAT/O_TRUNC: a vanished /proc/irq/N must fail with ENOENT, not create a file. */
+/**
+ * Write without O_CREAT: a vanished /proc/irq/N must fail with ENOENT, not create a file.
+ * O_TRUNC is what the shell's `echo >` does: ignored by procfs/sysfs, needed on fixture trees.
+ */
 function writeExisting(p: string, value: string): void {
-  const fd = fs.openSync(p, fs.constants.O_WRONLY);
+  const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
   try {
     fs.writeSync(fd, value);
   } finally {

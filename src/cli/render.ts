@@ -32,6 +32,7 @@ export function planJson(plan: Plan): object {
       desired: i.desired === null ? null : formatCpuList(i.desired),
       reason: i.reason,
       policy: i.policy,
+      ...(i.serial !== undefined ? { serial: i.serial } : {}),
     })),
     queues: plan.queues.map((q) => ({
       interface: q.interface,
@@ -57,7 +58,7 @@ export function planText(plan: Plan): string {
         `${i.irq}`,
         i.name || '-',
         i.device ?? '-',
-        i.interface !== null ? `${i.interface} ${i.role ?? ''}${i.role ? '-' : ''}${i.queue ?? ''}` : '-',
+        i.interface !== null ? `${i.interface} ${i.role ?? ''}${i.role ? '-' : ''}${i.queue ?? ''}` : (i.serial ?? '-'),
         i.node === null ? '-' : `${i.node}`,
         list(i.current),
         '->',

@@ -19,6 +19,7 @@
 import { equalSets, formatCpuList, intersect, normalize, subtract, type CpuSet } from '../cpumask/cpumask.js';
 import type { CpuInfo, IrqInfo, NicInfo, Plan, PlannedIrq, PlannedQueue, Policy, PolicySection, Snapshot } from '../types.js';
 import { matchIrqSection, matchNicSection } from '../policy/match.js';
+import { planSerial } from '../serial/plan.js';
 
 /** Where each unit was last placed: key `iface/queue` (NIC queue) or `irq/N`. */
 export type PreviousAssignment = ReadonlyMap<string, number>;
@@ -35,6 +36,7 @@ interface Unit {
   nic: string | null;
   irqs: IrqInfo[];
   candidates: number[];
+  candidateSet: Set<number>;
   prev: number | null;
   why: string;
   policy: string;
@@ -88,81 +90,130 @@ function nicCandidates(nic: NicInfo, allowed: number[], nodeCpus: Map<number, nu
   return { cpus: allowed, scope: 'all allowed CPUs' };
 }
 
+/**
+ * Load counters of one placement phase. Typed arrays indexed by CPU number (and by dense
+ * core / LLC ids) because pickCpu runs units × candidates times: with 4096 queues on
+ * 128-CPU nodes that is half a million comparisons per plan, and string-keyed maps there
+ * cost ~20x the plan-time budget.
+ */
 class Loads {
-  readonly cpu = new Map<number, number>();
-  readonly core = new Map<string, number>();
-  readonly llc = new Map<number, number>();
-  readonly nic = new Map<string, number>();
-  constructor(private readonly info: Map<number, CpuInfo>) {}
-  add(cpu: number, nic: string | null, n = 1): void {
-    this.cpu.set(cpu, (this.cpu.get(cpu) ?? 0) + n);
-    const ci = this.info.get(cpu);
-    if (ci) {
-      this.core.set(ci.coreKey, (this.core.get(ci.coreKey) ?? 0) + n);
-      this.llc.set(ci.llc, (this.llc.get(ci.llc) ?? 0) + n);
+  private readonly cpu: Int32Array;
+  private readonly core: Int32Array;
+  private readonly llc: Int32Array;
+  private readonly nic = new Map<string, Int32Array>();
+  constructor(private readonly topo: TopoIndex) {
+    this.cpu = new Int32Array(topo.size);
+    this.core = new Int32Array(topo.coreCount);
+    this.llc = new Int32Array(topo.llcCount);
+  }
+  add(cpu: number, nic: string | null): void {
+    this.cpu[cpu]!++;
+    this.core[this.topo.coreOf[cpu]!]!++;
+    this.llc[this.topo.llcOf[cpu]!]!++;
+    if (nic !== null) {
+      let a = this.nic.get(nic);
+      if (!a) this.nic.set(nic, (a = new Int32Array(this.topo.size)));
+      a[cpu]!++;
     }
-    if (nic !== null) this.nic.set(`${nic}@${cpu}`, (this.nic.get(`${nic}@${cpu}`) ?? 0) + n);
   }
   cpuLoad(c: number): number {
-    return this.cpu.get(c) ?? 0;
+    return this.cpu[c]!;
   }
   coreLoad(c: number): number {
-    const ci = this.info.get(c);
-    return ci ? (this.core.get(ci.coreKey) ?? 0) : this.cpuLoad(c);
+    return this.core[this.topo.coreOf[c]!]!;
   }
   llcLoad(c: number): number {
-    const ci = this.info.get(c);
-    return ci ? (this.llc.get(ci.llc) ?? 0) : 0;
+    return this.llc[this.topo.llcOf[c]!]!;
   }
-  nicLoad(nic: string | null, c: number): number {
-    return nic === null ? 0 : (this.nic.get(`${nic}@${c}`) ?? 0);
+  nicArray(nic: string | null): Int32Array | undefined {
+    return nic === null ? undefined : this.nic.get(nic);
+  }
+  /** Units per CPU, for quotas. */
+  counts(): Int32Array {
+    return this.cpu;
   }
 }
 
+/** Dense ids for physical cores and last-level caches, indexed by CPU number. */
+interface TopoIndex {
+  size: number;
+  coreOf: Int32Array;
+  llcOf: Int32Array;
+  coreCount: number;
+  llcCount: number;
+}
+
+function indexTopology(snapshot: Snapshot): TopoIndex {
+  const size = Math.max(snapshot.topology.nrCpuIds, ...snapshot.topology.cpus.map((c) => c.cpu + 1), 1);
+  const coreOf = new Int32Array(size).fill(-1);
+  const llcOf = new Int32Array(size);
+  const coreIds = new Map<string, number>();
+  const llcIds = new Map<number, number>();
+  for (const ci of snapshot.topology.cpus) {
+    if (ci.cpu >= size) continue;
+    if (!coreIds.has(ci.coreKey)) coreIds.set(ci.coreKey, coreIds.size);
+    if (!llcIds.has(ci.llc)) llcIds.set(ci.llc, llcIds.size);
+    coreOf[ci.cpu] = coreIds.get(ci.coreKey)!;
+    llcOf[ci.cpu] = llcIds.get(ci.llc)!;
+  }
+  // CPUs without topology (odd captures) are their own core.
+  let coreCount = coreIds.size;
+  for (let c = 0; c < size; c++) if (coreOf[c] === -1) coreOf[c] = coreCount++;
+  return { size, coreOf, llcOf, coreCount, llcCount: Math.max(llcIds.size, 1) };
+}
+
 /** Best CPU for a unit: the ordering described at the top of this file. */
-function pickCpu(unit: Unit, cands: number[], loads: Loads, prevDemand: (c: number) => number): number {
-  let best = cands[0]!;
-  for (let i = 1; i < cands.length; i++) {
+function pickCpu(unit: Unit, cands: readonly number[], loads: Loads, prevDemand: (c: number) => number, open?: (c: number) => boolean): number {
+  const nicLoad = loads.nicArray(unit.nic);
+  let best = -1;
+  for (let i = 0; i < cands.length; i++) {
     const c = cands[i]!;
+    if (open && !open(c)) continue;
+    if (best < 0) {
+      best = c;
+      continue;
+    }
     const d =
       loads.cpuLoad(c) - loads.cpuLoad(best) ||
       prevDemand(best) - prevDemand(c) ||
-      loads.nicLoad(unit.nic, c) - loads.nicLoad(unit.nic, best) ||
+      (nicLoad ? nicLoad[c]! - nicLoad[best]! : 0) ||
       loads.coreLoad(c) - loads.coreLoad(best) ||
       loads.llcLoad(c) - loads.llcLoad(best);
     // Candidates are ordered by preference (local node first), so the first wins a full tie.
     if (d < 0) best = c;
   }
-  return best;
+  // Nothing open (quotas of overlapping candidate sets did not add up): least loaded overall.
+  return best < 0 ? pickCpu(unit, cands, loads, prevDemand) : best;
 }
 
-function placeUnits(units: Unit[], cpuInfo: Map<number, CpuInfo>): Map<string, { cpu: number; kept: boolean }> {
+function placeUnits(units: Unit[], topo: TopoIndex): Map<string, { cpu: number; kept: boolean }> {
   // Most constrained first, then a stable order.
   const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const prevCount = new Map<number, number>();
-  for (const u of order) if (u.prev !== null && u.candidates.includes(u.prev)) prevCount.set(u.prev, (prevCount.get(u.prev) ?? 0) + 1);
+  const prevCount = new Int32Array(topo.size);
+  const prevOk = (u: Unit) => u.prev !== null && u.prev < topo.size && u.candidateSet.has(u.prev);
+  for (const u of order) if (prevOk(u)) prevCount[u.prev!]!++;
 
   // Phase 1: quotas.
-  const quotaLoads = new Loads(cpuInfo);
+  const quotaLoads = new Loads(topo);
   for (const u of order) {
-    const c = pickCpu(u, u.candidates, quotaLoads, (cpu) => (prevCount.get(cpu) ?? 0) - quotaLoads.cpuLoad(cpu));
+    const c = pickCpu(u, u.candidates, quotaLoads, (cpu) => prevCount[cpu]! - quotaLoads.cpuLoad(cpu));
     quotaLoads.add(c, u.nic);
   }
-  const quota = quotaLoads.cpu;
+  const quota = quotaLoads.counts();
 
   // Phase 2: keep what still fits, then fill.
-  const loads = new Loads(cpuInfo);
+  const loads = new Loads(topo);
   const result = new Map<string, { cpu: number; kept: boolean }>();
   for (const u of order) {
-    if (u.prev !== null && u.candidates.includes(u.prev) && loads.cpuLoad(u.prev) < (quota.get(u.prev) ?? 0)) {
-      loads.add(u.prev, u.nic);
-      result.set(u.key, { cpu: u.prev, kept: true });
+    if (prevOk(u) && loads.cpuLoad(u.prev!) < quota[u.prev!]!) {
+      loads.add(u.prev!, u.nic);
+      result.set(u.key, { cpu: u.prev!, kept: true });
     }
   }
+  const none = () => 0;
   for (const u of order) {
     if (result.has(u.key)) continue;
-    const open = u.candidates.filter((c) => loads.cpuLoad(c) < (quota.get(c) ?? 0));
-    const c = pickCpu(u, open.length ? open : u.candidates, loads, () => 0);
+    const c = pickCpu(u, u.candidates, loads, none, (cpu) => loads.cpuLoad(cpu) < quota[cpu]!);
     loads.add(c, u.nic);
     result.set(u.key, { cpu: c, kept: false });
   }
@@ -182,28 +233,30 @@ function previousCpu(key: string, irqs: IrqInfo[], opts: PlanOptions): number | 
 function xpsMasks(queueCpus: Map<number, number>, txIndexes: number[], candidates: number[], cpuInfo: Map<number, CpuInfo>): Map<number, number[]> {
   const masks = new Map<number, number[]>(txIndexes.map((i) => [i, []]));
   const owner = new Map<number, number>(); // cpu → tx queue
+  const served = new Set<number>(); // tx queues that have a CPU
   for (const q of txIndexes) {
     const c = queueCpus.get(q);
-    if (c !== undefined && !owner.has(c)) owner.set(c, q);
+    if (c !== undefined && !owner.has(c)) {
+      owner.set(c, q);
+      served.add(q);
+    }
   }
-  // Queues without an IRQ (veth) and CPUs without a queue: round-robin, siblings and shared
-  // caches first so a CPU transmits on a queue whose completion runs close by.
+  // Queues without an IRQ CPU (veth) first get one CPU each; the remaining CPUs go to a queue
+  // whose CPU is an SMT sibling or shares the cache, else round-robin.
+  const unserved = txIndexes.filter((q) => !served.has(q));
+  const nearest = new Map<string, number>(); // coreKey / llc → queue
+  for (const [oc, oq] of owner) {
+    const oi = cpuInfo.get(oc);
+    if (!oi) continue;
+    if (!nearest.has(`c${oi.coreKey}`)) nearest.set(`c${oi.coreKey}`, oq);
+    if (!nearest.has(`l${oi.llc}`)) nearest.set(`l${oi.llc}`, oq);
+  }
   let rr = 0;
   for (const c of candidates) {
     if (owner.has(c)) continue;
     const ci = cpuInfo.get(c);
-    let q: number | undefined;
-    const free = txIndexes.filter((i) => !queueCpus.has(i) && ![...owner.values()].includes(i));
-    if (free.length) q = free[0];
-    if (q === undefined && ci) {
-      for (const [oc, oq] of owner) {
-        const oi = cpuInfo.get(oc);
-        if (oi && (oi.coreKey === ci.coreKey || oi.llc === ci.llc)) {
-          q = oq;
-          break;
-        }
-      }
-    }
+    let q: number | undefined = unserved.shift();
+    if (q === undefined && ci) q = nearest.get(`c${ci.coreKey}`) ?? nearest.get(`l${ci.llc}`);
     if (q === undefined) q = txIndexes[rr++ % txIndexes.length];
     if (q !== undefined) owner.set(c, q);
   }
@@ -218,6 +271,9 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
   const nodeCpus = new Map(snapshot.topology.nodes.map((n) => [n.id, n.cpus]));
   const managed = opts.managedIrqs ?? new Set<number>();
   const nicByName = new Map(snapshot.nics.map((n) => [n.name, n]));
+  // [serial:*] decides the IRQs behind the serial ports it matches (src/serial/plan.ts).
+  const serial = planSerial(snapshot, policy, allowed);
+  warnings.push(...serial.warnings);
 
   const nicSettings = new Map<string, Settings>();
   const nicScope = new Map<string, { cpus: number[]; scope: string }>();
@@ -240,10 +296,17 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
     desired: null,
     reason: 'not a NIC queue and no [irq:] section names it',
     policy: null,
+    ...(serial.ports.has(irq.irq) ? { serial: serial.ports.get(irq.irq)! } : {}),
   });
 
-  // Group spread units.
+  // Group spread units. Units of one NIC share one candidate array, so share its Set too.
   const units = new Map<string, Unit>();
+  const sets = new Map<number[], Set<number>>();
+  const scopeSet = (cpus: number[]) => {
+    let set = sets.get(cpus);
+    if (!set) sets.set(cpus, (set = new Set(cpus)));
+    return set;
+  };
   for (const irq of snapshot.irqs) {
     const p = base(irq);
     planned.set(irq.irq, p);
@@ -256,6 +319,14 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
       continue;
     }
     const nic = irq.queue ? nicByName.get(irq.queue.interface) : undefined;
+    // A port named by what it is beats an [irq:] glob on its name; a NIC queue never is one.
+    const serialDecision = nic ? undefined : serial.irqs.get(irq.irq);
+    if (serialDecision) {
+      p.desired = serialDecision.desired;
+      p.reason = serialDecision.reason;
+      p.policy = serialDecision.policy;
+      continue;
+    }
     const section = nic ? null : matchIrqSection(policy, irq.name, irq.irq);
     if (!nic && !section) continue;
     const s = nic ? nicSettings.get(nic.name)! : settingsFor(policy, section);
@@ -284,7 +355,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
         const key = nic ? `${nic.name}/${irq.queue!.queue}` : `irq/${irq.irq}`;
         let u = units.get(key);
         if (!u) {
-          u = { key, nic: nic?.name ?? null, irqs: [], candidates: scope.cpus, prev: null, why: scope.scope, policy: s.policy };
+          u = { key, nic: nic?.name ?? null, irqs: [], candidates: scope.cpus, candidateSet: scopeSet(scope.cpus), prev: null, why: scope.scope, policy: s.policy };
           units.set(key, u);
         }
         u.irqs.push(irq);
@@ -294,7 +365,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
   }
 
   for (const u of units.values()) u.prev = previousCpu(u.key, u.irqs, opts);
-  const placement = placeUnits([...units.values()], cpuInfo);
+  const placement = placeUnits([...units.values()], indexTopology(snapshot));
   const queueCpu = new Map<string, number>(); // "iface/queue" → cpu
   for (const u of units.values()) {
     const { cpu, kept } = placement.get(u.key)!;

@@ -7,7 +7,7 @@
 
 import * as ini from 'ini';
 import { formatCpuList } from '../cpumask/cpumask.js';
-import type { Policy, PolicySection } from '../types.js';
+import type { Policy, PolicySection, SerialSection } from '../types.js';
 import { shippedPolicyPath } from './shipped.js';
 
 export function formatPolicy(p: Policy): string {
@@ -49,7 +49,21 @@ export function formatPolicy(p: Policy): string {
   kv('state-file', p.agent.stateFile);
 
   for (const s of p.sections) formatSection(s, out, kv, unset);
+  for (const s of p.serialSections ?? []) formatSerialSection(s, out, kv);
   return out.join('\n') + '\n';
+}
+
+function formatSerialSection(s: SerialSection, out: string[], kv: (key: string, value: string) => void): void {
+  out.push('', `; from ${s.file}:${s.line}`, `[${s.name}]`);
+  const list = (key: string, v: string[] | undefined): void => {
+    if (v !== undefined) kv(key, v.join(' '));
+  };
+  list('match-path', s.match.path);
+  list('match-by-id', s.match.byId);
+  list('match-usb-id', s.match.usbId);
+  list('match-serial', s.match.serial);
+  kv('strategy', s.strategy);
+  if (s.pin !== null) kv('pin', formatCpuList(s.pin));
 }
 
 function formatSection(

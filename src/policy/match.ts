@@ -1,4 +1,5 @@
-// policy/match — which [net:*] / [irq:*] section applies to a NIC or an IRQ.
+// policy/match — which [net:*] / [irq:*] / [serial:*] section applies to a NIC, an IRQ or a
+// serial port.
 //
 // Order rule (also documented in etc/affinityd.ini): the LAST matching section wins, counting
 // sections in the order they were read — file order within a file, drop-ins after the main
@@ -9,13 +10,22 @@
 // Inside a section every match-* key given must match (AND); each key is a list of globs of
 // which one must match (OR). A section with no match-* key is rejected by the loader.
 
-import type { Match, Policy, PolicySection } from '../types.js';
+import type { Match, Policy, PolicySection, SerialMatch, SerialSection } from '../types.js';
 
 export interface NicIdentity {
   name: string;
   driver: string | null;
   pci: string | null;
   mac: string | null;
+}
+
+/** What a [serial:*] section can match on (a subset of SerialPortInfo). */
+export interface SerialIdentity {
+  path: string;
+  byId: readonly string[];
+  vendorId: string | null;
+  productId: string | null;
+  serialNumber: string | null;
 }
 
 export class GlobError extends Error {}
@@ -140,6 +150,36 @@ export function matchIrqSection(p: Policy, irqName: string, irq: number): Policy
   for (let i = p.sections.length - 1; i >= 0; i--) {
     const s = p.sections[i]!;
     if (s.kind === 'irq' && irqMatches(s.match, irqName, irq)) return s;
+  }
+  return null;
+}
+
+const BY_ID_DIR = '/dev/serial/by-id/';
+
+/**
+ * Does one [serial:*] section's match apply to this port? match-path also accepts the
+ * port's /dev/serial/by-id/ link paths, since that is the path people copy from `ls -l`.
+ */
+export function serialMatches(m: SerialMatch, port: SerialIdentity): boolean {
+  if (m.path === undefined && m.byId === undefined && m.usbId === undefined && m.serial === undefined) return false;
+  if (m.path !== undefined) {
+    const paths = [port.path, ...port.byId.map((l) => BY_ID_DIR + l)];
+    if (!paths.some((p) => anyGlob(m.path!, p))) return false;
+  }
+  if (m.byId !== undefined && !port.byId.some((l) => anyGlob(m.byId!, l))) return false;
+  // sysfs prints idVendor/idProduct in lower case; the loader lower-cases the globs.
+  const usbId = port.vendorId !== null && port.productId !== null ? `${port.vendorId}:${port.productId}`.toLowerCase() : null;
+  if (m.usbId !== undefined && !anyGlob(m.usbId, usbId)) return false;
+  if (m.serial !== undefined && !anyGlob(m.serial, port.serialNumber)) return false;
+  return true;
+}
+
+/** The [serial:*] section for a port (last match wins), or null. */
+export function matchSerialSection(p: Policy, port: SerialIdentity): SerialSection | null {
+  const sections = p.serialSections ?? [];
+  for (let i = sections.length - 1; i >= 0; i--) {
+    const s = sections[i]!;
+    if (serialMatches(s.match, port)) return s;
   }
   return null;
 }

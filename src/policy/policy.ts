@@ -12,14 +12,15 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Match, Policy, PolicySection, Strategy, TriState } from '../types.js';
+import type { Match, Policy, PolicySection, SerialMatch, SerialSection, Strategy, TriState } from '../types.js';
 import { PolicyError } from './errors.js';
 import { scanIni } from './scan.js';
 import {
   builtinPolicy,
   FIXED_SECTIONS,
-  KEY_BY_NAME,
   keysOf,
+  keySpec,
+  kindsOf,
   kindTitle,
   LABEL_RE,
   LABELLED_PREFIXES,
@@ -31,7 +32,7 @@ import { closest } from './suggest.js';
 import { shippedPolicyPath } from './shipped.js';
 
 export { PolicyError } from './errors.js';
-export { matchNicSection, matchIrqSection, type NicIdentity } from './match.js';
+export { matchNicSection, matchIrqSection, matchSerialSection, type NicIdentity } from './match.js';
 export { formatPolicy } from './format.js';
 export { shippedPolicyPath } from './shipped.js';
 
@@ -194,13 +195,14 @@ function scanLayer(text: string, file: string, errors: PolicyError[]): RawSectio
     }
     // A key line.
     if (cur === null) continue;
-    const spec = KEY_BY_NAME.get(e.key);
     if (cur === undefined) {
-      const where = spec ? ` (it belongs in ${spec.sections.map(kindTitle).join(' or ')})` : '';
+      const kinds = kindsOf(e.key);
+      const where = kinds.length ? ` (it belongs in ${kinds.map(kindTitle).join(' or ')})` : '';
       err(e.line, null, e.key, `key outside any [section]${where}`);
       continue;
     }
-    if (!spec || !spec.sections.includes(cur.kind)) {
+    const spec = keySpec(cur.kind, e.key);
+    if (!spec) {
       err(e.line, cur.name, e.key, unknownKeyDetail(e.key, cur.kind));
       continue;
     }
@@ -236,7 +238,7 @@ function checkSectionName(name: string): string | null {
   if (kind !== null) {
     if (!kind.endsWith(':')) return null;
     const label = name.slice(kind.length);
-    if (label === '') return `empty label: write [${kind}<label>], e.g. [${kind}wan]`;
+    if (label === '') return `empty label: write [${kind}<label>], e.g. [${kind}${kind === 'serial:' ? 'gps' : 'wan'}]`;
     if (!LABEL_RE.test(label)) {
       return `label '${label}' may only contain letters, digits and . _ - @ + (put interface names in match-name, not in the header)`;
     }
@@ -245,7 +247,7 @@ function checkSectionName(name: string): string | null {
   const colon = name.indexOf(':');
   let guess: string | null;
   if (colon >= 0) {
-    // Only two prefixes exist, so a 3-letter slip of two ([nic:wan]) is still unambiguous.
+    // Few prefixes exist, so a 3-letter slip of two ([nic:wan]) is still unambiguous.
     const p = closest(name.slice(0, colon), LABELLED_PREFIXES, 2);
     guess = p === null ? null : `[${p}:${name.slice(colon + 1)}]`;
   } else {
@@ -257,8 +259,8 @@ function checkSectionName(name: string): string | null {
 }
 
 function unknownKeyDetail(key: string, kind: SectionKind): string {
-  const spec = KEY_BY_NAME.get(key);
-  if (spec) return `not valid in ${kindTitle(kind)} sections (it belongs in ${spec.sections.map(kindTitle).join(' or ')})`;
+  const kinds = kindsOf(key);
+  if (kinds.length) return `not valid in ${kindTitle(kind)} sections (it belongs in ${kinds.map(kindTitle).join(' or ')})`;
   const here = keysOf(kind);
   const guess = closest(key, here);
   return guess !== null ? `unknown key (did you mean '${guess}'?)` : `unknown key; valid here: ${here.join(', ')}`;
@@ -352,6 +354,8 @@ function resolve(raw: RawPolicy, errors: PolicyError[]): Policy {
     });
   }
 
+  const serialSections = resolveSerial(raw, err);
+
   return {
     files: [...raw.files],
     cpus: copy(val<number[] | null>(cpus, 'cpus') ?? b.cpus),
@@ -361,6 +365,8 @@ function resolve(raw: RawPolicy, errors: PolicyError[]): Policy {
     rpsSockFlowEntries: val<number>(net, 'rps-sock-flow-entries') ?? b.rpsSockFlowEntries,
     defaults: { ...defaults, pin: copy(defaults.pin) },
     sections,
+    // Only present when used, so a policy without serial ports keeps its earlier shape.
+    ...(serialSections.length > 0 ? { serialSections } : {}),
     agent: {
       settleMs: val<number>(agent, 'settle-ms') ?? b.agent.settleMs,
       resyncIntervalS: val<number>(agent, 'resync-interval') ?? b.agent.resyncIntervalS,
@@ -369,13 +375,51 @@ function resolve(raw: RawPolicy, errors: PolicyError[]): Policy {
   };
 }
 
+type ErrFn = (file: string | null, line: number | null, section: string, key: string | null, detail: string) => void;
+
+const SERIAL_MATCH_KEYS: [keyof SerialMatch, string][] = [
+  ['path', 'match-path'],
+  ['byId', 'match-by-id'],
+  ['usbId', 'match-usb-id'],
+  ['serial', 'match-serial'],
+];
+
+/**
+ * [serial:*] sections. They inherit nothing from [defaults] (that section is about NICs):
+ * strategy defaults to pin, the one thing a serial section is for, so `pin` is required
+ * unless the section says strategy = ignore.
+ */
+function resolveSerial(raw: RawPolicy, err: ErrFn): SerialSection[] {
+  const out: SerialSection[] = [];
+  for (const s of raw.sections.values()) {
+    if (s.kind !== 'serial:') continue;
+    const match: SerialMatch = {};
+    for (const [field, key] of SERIAL_MATCH_KEYS) {
+      const v = s.keys.get(key)?.value as string[] | undefined;
+      if (v !== undefined) match[field] = [...v];
+    }
+    if (Object.keys(match).length === 0 && !s.broken) {
+      err(s.file, s.line, s.name, null, `no ${SERIAL_MATCH_KEYS.map(([, k]) => k).join(', ')} key: the section would match nothing`);
+    }
+    const strategy = (s.keys.get('strategy')?.value as SerialSection['strategy'] | undefined) ?? 'pin';
+    let pin: number[] | null;
+    if (s.broken) pin = (s.keys.get('pin')?.value as number[] | undefined) ?? null;
+    else if (!s.keys.has('strategy') && !s.keys.has('pin')) {
+      err(s.file, s.line, s.name, 'pin', 'required: the CPUs for the port\'s IRQ (a cpulist, e.g. pin = 1), or strategy = ignore');
+      pin = null;
+    } else pin = checkPin(s, s.name, strategy, undefined, err);
+    out.push({ name: s.name, match, strategy, pin, file: s.file ?? '<built-in>', line: s.line ?? 0 });
+  }
+  return out;
+}
+
 /** pin is required with strategy = pin and meaningless otherwise; returns the effective pin. */
 function checkPin(
   s: RawSection | undefined,
   name: string,
   strategy: Strategy,
   inherited: number[] | null | undefined,
-  err: (file: string | null, line: number | null, section: string, key: string | null, detail: string) => void,
+  err: ErrFn,
 ): number[] | null {
   const pin = s?.keys.get('pin');
   if (strategy === 'pin') {
@@ -443,6 +487,14 @@ function rawOf(p: Policy): RawPolicy {
     }
     const kind: SectionKind = s.kind === 'net' ? 'net:' : 'irq:';
     sections.set(s.name, { name: s.name, kind, file: s.file, line: s.line, keys, broken: false });
+  }
+  for (const s of p.serialSections ?? []) {
+    const keys = new Map<string, Setting>();
+    const at = (key: string, v: unknown): void => set(keys, key, v, s.file, s.line);
+    for (const [field, key] of SERIAL_MATCH_KEYS) at(key, s.match[field]);
+    at('strategy', s.strategy);
+    at('pin', s.strategy === 'pin' ? s.pin : null);
+    sections.set(s.name, { name: s.name, kind: 'serial:', file: s.file, line: s.line, keys, broken: false });
   }
   return { files: [...p.files], sections };
 }

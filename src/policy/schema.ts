@@ -7,11 +7,11 @@ import { parseCpuList, CpuFormatError } from '../cpumask/cpumask.js';
 import type { Policy, Strategy, TriState } from '../types.js';
 import { compileGlob, GlobError, parseIrqNumberPattern, splitList } from './match.js';
 
-/** Fixed sections by name; the two prefixed kinds take a label: [net:wan], [irq:serial]. */
-export type SectionKind = 'cpus' | 'defaults' | 'net' | 'agent' | 'net:' | 'irq:';
+/** Fixed sections by name; the prefixed kinds take a label: [net:wan], [irq:timers], [serial:gps]. */
+export type SectionKind = 'cpus' | 'defaults' | 'net' | 'agent' | 'net:' | 'irq:' | 'serial:';
 
 export const FIXED_SECTIONS = ['cpus', 'defaults', 'net', 'agent'] as const;
-export const LABELLED_PREFIXES = ['net', 'irq'] as const;
+export const LABELLED_PREFIXES = ['net', 'irq', 'serial'] as const;
 
 /**
  * Labels are names for people and for messages, never matched against devices — interface
@@ -134,6 +134,35 @@ function absPath(v: string): string {
   return v;
 }
 
+/** Device path globs: absolute, as the port's node is written (/dev/ttyUSB*, /dev/serial/by-id/usb-FTDI*). */
+function checkDevPath(g: string): string | null {
+  if (!g.startsWith('/')) return "expected a device path starting with '/', e.g. /dev/ttyUSB0 (globs allowed)";
+  return null;
+}
+
+const BY_ID_DIR = '/dev/serial/by-id/';
+
+/** by-id link names; a pasted full path loses its directory (the link name is what is matched). */
+function byIdGlobs(v: string): string[] {
+  const globs = globList('by-id link name', false)(v).map((g) => (g.startsWith(BY_ID_DIR) ? g.slice(BY_ID_DIR.length) : g));
+  for (const g of globs) {
+    if (g.includes('/')) {
+      throw new ValueError(`by-id link name '${g}': a link name has no '/' (the name under ${BY_ID_DIR}, e.g. usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0)`);
+    }
+  }
+  return globs;
+}
+
+function checkUsbId(g: string): string | null {
+  if (g === '*') return null;
+  const halves = g.split(':');
+  if (halves.length !== 2 || !halves.every((h) => /^[0-9a-f*?[\]!^\\-]+$/.test(h))) {
+    return 'expected vendor:product in hex, e.g. 0403:6001 (globs allowed: 0403:*)';
+  }
+  if (!isGlob(g) && !/^[0-9a-f]{4}:[0-9a-f]{4}$/.test(g)) return 'expected four hex digits on each side, e.g. 0403:6001';
+  return null;
+}
+
 const NET_SECTION: SectionKind[] = ['defaults', 'net:'];
 
 export const KEYS: readonly KeySpec[] = [
@@ -163,8 +192,37 @@ export const KEYS: readonly KeySpec[] = [
 
 export const KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));
 
+/** Serial port strategies: a port's IRQ is pinned or left alone (spreading one IRQ means nothing). */
+export const SERIAL_STRATEGIES = ['pin', 'ignore'] as const;
+
+/**
+ * [serial:<label>] keys. A table of their own because `strategy` takes fewer values here
+ * than in [defaults]/[net:*]/[irq:*]; the other sections' messages stay as they were.
+ */
+export const SERIAL_KEYS: readonly KeySpec[] = [
+  { key: 'match-path', sections: ['serial:'], parse: globList('device path', false, checkDevPath) },
+  { key: 'match-by-id', sections: ['serial:'], parse: byIdGlobs },
+  { key: 'match-usb-id', sections: ['serial:'], parse: globList('USB id', true, checkUsbId) },
+  { key: 'match-serial', sections: ['serial:'], parse: globList('USB serial number', false) },
+  { key: 'strategy', sections: ['serial:'], parse: oneOf(SERIAL_STRATEGIES) },
+  { key: 'pin', sections: ['serial:'], parse: cpuList },
+];
+
+export const SERIAL_KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(SERIAL_KEYS.map((k) => [k.key, k]));
+
+/** The spec of `key` in a section of `kind`, or undefined when the key is not valid there. */
+export function keySpec(kind: SectionKind, key: string): KeySpec | undefined {
+  const spec = kind === 'serial:' ? SERIAL_KEY_BY_NAME.get(key) : KEY_BY_NAME.get(key);
+  return spec?.sections.includes(kind) ? spec : undefined;
+}
+
+/** Section kinds a key is valid in (serial-only keys included), for "it belongs in …" hints. */
+export function kindsOf(key: string): SectionKind[] {
+  return [...(KEY_BY_NAME.get(key)?.sections ?? SERIAL_KEY_BY_NAME.get(key)?.sections ?? [])];
+}
+
 export function keysOf(kind: SectionKind): string[] {
-  return KEYS.filter((k) => k.sections.includes(kind)).map((k) => k.key);
+  return (kind === 'serial:' ? SERIAL_KEYS : KEYS).filter((k) => k.sections.includes(kind)).map((k) => k.key);
 }
 
 /** "[cpus]", "[net:<label>]" — how a section kind is written in messages. */

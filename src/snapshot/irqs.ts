@@ -80,7 +80,10 @@ export function readIrqs(fs: FsRoot, nics: NicInfo[], warnings: string[]): IrqIn
       chip,
       counts: row.counts,
       total: row.total,
-      affinity: readCpusOrNull(fs, `${procDir}/smp_affinity`, 'mask', warnings),
+      // The list form is what the applier writes (and reads back to verify).
+      affinity: fs.exists(`${procDir}/smp_affinity_list`)
+        ? readCpusOrNull(fs, `${procDir}/smp_affinity_list`, 'list', warnings)
+        : readCpusOrNull(fs, `${procDir}/smp_affinity`, 'mask', warnings),
       effective: fs.exists(`${procDir}/effective_affinity_list`)
         ? readCpusOrNull(fs, `${procDir}/effective_affinity_list`, 'list', warnings)
         : readCpusOrNull(fs, `${procDir}/effective_affinity`, 'mask', warnings),

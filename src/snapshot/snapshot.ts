@@ -6,6 +6,7 @@ import { readCpuTopology } from './cpus.js';
 import { FsRoot } from './fsroot.js';
 import { readIrqs } from './irqs.js';
 import { readNics } from './nics.js';
+import { readSysfsPorts } from '../serial/enumerate.js';
 
 export function takeSnapshot(root = '/'): Snapshot {
   const fs = new FsRoot(root);
@@ -13,11 +14,15 @@ export function takeSnapshot(root = '/'): Snapshot {
   const topology = readCpuTopology(fs, warnings);
   const nics = readNics(fs, warnings);
   const irqs = readIrqs(fs, nics, warnings);
+  // sysfs, not udev: synchronous, and it already shows a USB adapter whose kernel uevent
+  // woke the agent before udev has processed it.
+  const serial = readSysfsPorts(fs, new Set(irqs.map((i) => i.irq)));
   return {
     root: fs.root,
     topology,
     irqs,
     nics,
+    serial,
     rpsSockFlowEntries: fs.readInt('/proc/sys/net/core/rps_sock_flow_entries'),
     warnings,
   };

@@ -20,7 +20,7 @@
 // EOF on its stdin and stops journald.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, mkdirSync, mkdtempSync, chmodSync, accessSync, constants } from 'node:fs';
+import { unlinkSync, existsSync, readFileSync, rmSync, statSync, mkdirSync, mkdtempSync, chmodSync, accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,8 @@ export async function startJournald(opts: { namespace?: string | null } = {}): P
   sock.on('error', (e) => {
     throw e;
   });
+  // A socket file nobody serves (a journald that died) would make bind fail with EADDRINUSE.
+  if (isSocket(socketPath) && !socketIsLive(socketPath)) unlinkSync(socketPath);
   sock.bind(socketPath);
   chmodSync(socketPath, 0o666); // as systemd-journald.socket's SocketMode=
   let holder: ChildProcess;

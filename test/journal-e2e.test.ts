@@ -1,0 +1,127 @@
+// End to end with real components: a real journald on the default socket, `affinityd apply`
+// and `affinityd run` as separate processes, the records read back with journalctl and
+// `affinityd audit`, READY=1 received on a NOTIFY_SOCKET datagram socket, a real cpu1 cycle.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { MESSAGE_IDS } from '../src/audit/records.js';
+import { journaldUnavailableReason, startJournald, type TestJournald } from './helpers/journald.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
+const unix = createRequire(import.meta.url)('unix-dgram') as {
+  createSocket(t: 'unix_dgram', cb?: (msg: Buffer) => void): { bind(p: string): void; close(): void; on(e: string, cb: (...a: unknown[]) => void): void };
+};
+const CPU1 = '/sys/devices/system/cpu/cpu1/online';
+
+function irqByName(name: string): number | null {
+  for (const line of fs.readFileSync('/proc/interrupts', 'utf8').split('\n')) {
+    const m = /^\s*(\d+):.*\s(\S+)\s*$/.exec(line);
+    if (m && m[2] === name) return Number(m[1]);
+  }
+  return null;
+}
+const mask = (irq: number) => fs.readFileSync(`/proc/irq/${irq}/smp_affinity_list`, 'utf8').trim();
+
+describe('journal and systemd notify, end to end', { concurrency: false }, () => {
+  let jd: TestJournald | null = null;
+  let skip: string | null = null;
+  let dir = '';
+  let config = '';
+  const saved = new Map<number, string>();
+  let rq = '';
+  const rps = '/sys/class/net/eth0/queues/rx-0/rps_cpus';
+
+  before(async () => {
+    if (process.getuid?.() !== 0) {
+      skip = 'needs root (journald, /proc/irq writes)';
+      return;
+    }
+    skip = journaldUnavailableReason();
+    if (skip) return;
+    jd = await startJournald({ namespace: null });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-e2e-'));
+    config = path.join(dir, 'affinityd.ini');
+    fs.writeFileSync(config, fs.readFileSync(SHIPPED, 'utf8').replace(/^state-file = .*$/m, `state-file = ${dir}/state.json`));
+    for (const n of ['virtio2-input.0', 'virtio2-output.0']) {
+      const irq = irqByName(n);
+      if (irq !== null) saved.set(irq, mask(irq));
+    }
+    rq = fs.readFileSync(rps, 'utf8').trim();
+  });
+  after(async () => {
+    if (fs.existsSync(CPU1) && fs.readFileSync(CPU1, 'utf8').trim() === '0') fs.writeFileSync(CPU1, '1');
+    for (const [irq, m] of saved) fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, m);
+    if (rq) fs.writeFileSync(rps, rq);
+    await jd?.cleanup();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('apply leaves records journalctl filters by MESSAGE_ID and AFFINITYD_IRQ; audit shows them', async (t) => {
+    if (skip || !jd) return t.skip(skip ?? 'journald not started');
+    const irq = irqByName('virtio2-input.0');
+    if (irq === null) return t.skip('no virtio-net input IRQ on this machine');
+    fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, '0-1'); // the kernel's post-hotplug reset
+    const r = spawnSync(process.execPath, [CLI, 'apply', '--config', config], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [e] = await jd.waitFor([`MESSAGE_ID=${MESSAGE_IDS.applied}`, `AFFINITYD_IRQ=${irq}`, 'AFFINITYD_TRIGGER=apply'], 1);
+    assert.ok(e, 'applied record in the journal');
+    assert.equal(e.AFFINITYD_TARGET, `irq/${irq}`);
+    assert.equal(e.AFFINITYD_INTERFACE, 'eth0');
+    assert.equal(e.AFFINITYD_QUEUE, 'rx-0');
+    assert.equal(e.AFFINITYD_OLD, '0-1');
+    assert.equal(e.AFFINITYD_NEW, mask(irq));
+    assert.equal(e.AFFINITYD_POLICY, 'defaults');
+    assert.match(String(e.MESSAGE), new RegExp(`^irq ${irq} \\(eth0 rx-0\\) 0-1 -> ${mask(irq)}: apply$`));
+    const a = spawnSync(process.execPath, [CLI, 'audit', '--irq', String(irq), '--json'], { encoding: 'utf8' });
+    assert.equal(a.status, 0, a.stderr);
+    assert.ok(a.stdout.includes(`irq ${irq} (eth0 rx-0) 0-1 -> `), 'audit --json shows the record');
+    const table = spawnSync(process.execPath, [CLI, 'audit', '--interface', 'eth0'], { encoding: 'utf8' });
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`irq ${irq} \\(eth0 rx-0\\)`));
+  });
+
+  it('run: READY=1 on NOTIFY_SOCKET after the first apply, cpu1 cycle restored and journalled, SIGTERM exits 0', async (t) => {
+    if (skip || !jd) return t.skip(skip ?? 'journald not started');
+    if (!fs.existsSync(CPU1)) return t.skip('cpu1 cannot be hot-unplugged here');
+    const irq = irqByName('virtio2-input.0');
+    if (irq === null) return t.skip('no virtio-net input IRQ on this machine');
+    const sockPath = path.join(dir, 'notify.sock');
+    const messages: string[] = [];
+    const sock = unix.createSocket('unix_dgram', (msg: Buffer) => messages.push(msg.toString()));
+    sock.bind(sockPath);
+    let child: ChildProcess | null = null;
+    try {
+      child = spawn(process.execPath, [CLI, 'run', '--config', config], { env: { ...process.env, NOTIFY_SOCKET: sockPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const waitUntil = async (cond: () => boolean, ms: number, what: string) => {
+        const end = Date.now() + ms;
+        while (!cond()) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await waitUntil(() => messages.includes('READY=1'), 10_000, 'READY=1');
+      const planned = mask(irq);
+      fs.writeFileSync(CPU1, '0');
+      await new Promise((r) => setTimeout(r, 200));
+      fs.writeFileSync(CPU1, '1');
+      await waitUntil(() => mask(irq) === planned, 5000, `irq ${irq} back to ${planned}`);
+      const [e] = await jd.waitFor([`MESSAGE_ID=${MESSAGE_IDS.applied}`, `AFFINITYD_IRQ=${irq}`, 'AFFINITYD_TRIGGER=cpu1 online'], 1);
+      assert.ok(e, 'the cpu1 online pass is in the journal');
+      assert.ok(messages.some((m) => m.startsWith('STATUS=')), 'STATUS= updates sent');
+      const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      child = null;
+    } finally {
+      child?.kill('SIGKILL');
+      sock.close();
+      if (fs.readFileSync(CPU1, 'utf8').trim() === '0') fs.writeFileSync(CPU1, '1');
+    }
+  });
+});
