@@ -254,7 +254,7 @@ function checkSectionName(name: string): string | null {
     const f = closest(name, FIXED_SECTIONS);
     guess = f === null ? null : `[${f}]`;
   }
-  const known = '[cpus], [defaults], [net], [agent], [net:<label>], [irq:<label>]';
+  const known = '[cpus], [defaults], [net], [agent], [net:<label>], [irq:<label>], [serial:<label>]';
   return guess !== null ? `unknown section (did you mean '${guess}'?)` : `unknown section; known sections: ${known}`;
 }
 
