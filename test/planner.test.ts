@@ -78,6 +78,13 @@ test('never plans offline, isolated or excluded CPUs', () => {
   assert.ok(p2.allowedCpus.includes(5));
 });
 
+test('irqaffinity= on the kernel command line limits cpus = all', () => {
+  const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: 0, queues: 4 }] });
+  s.topology.irqAffinityDefault = [0, 1];
+  assert.deepEqual(plan(s, policy()).allowedCpus, [0, 1]);
+  assert.deepEqual(plan(s, policy('[cpus]\ncpus = 0-3\n')).allowedCpus, [0, 1, 2, 3]);
+});
+
 test('NUMA node -1 uses all allowed CPUs; node with no allowed CPU falls back', () => {
   const s = snap({ sockets: 2, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 8 }, { name: 'eth1', node: 1, queues: 4 }] });
   const p = plan(s, policy());

@@ -48,7 +48,10 @@ type Settings = Omit<PolicySection, 'name' | 'kind' | 'match' | 'file' | 'line'>
 export function allowedCpus(snapshot: Snapshot, policy: Policy): { cpus: number[]; warnings: string[] } {
   const t = snapshot.topology;
   const warnings: string[] = [];
-  let base = policy.cpus === null ? [...t.online] : intersect(policy.cpus, t.online);
+  // `cpus = all` honours the kernel's irqaffinity= (the operator's housekeeping CPUs for
+  // device interrupts); an explicit cpus list overrides it.
+  const all = t.irqAffinityDefault !== null && intersect(t.irqAffinityDefault, t.online).length > 0 ? intersect(t.irqAffinityDefault, t.online) : [...t.online];
+  let base = policy.cpus === null ? all : intersect(policy.cpus, t.online);
   if (policy.cpus !== null) {
     const offline = subtract(policy.cpus, t.online);
     if (offline.length) warnings.push(`cpus: ${formatCpuList(offline)} not online, left out`);
