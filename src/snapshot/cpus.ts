@@ -6,18 +6,22 @@
 // node numbers), so every field has a fallback and a missing file becomes a warning, never
 // an exception.
 
-import { parseCpuList, CpuFormatError, normalize } from '../cpumask/cpumask.js';
+import { parseCpuList, parseCpuMask, CpuFormatError, normalize } from '../cpumask/cpumask.js';
 import type { CpuInfo, CpuTopology } from '../types.js';
 import type { FsRoot } from './fsroot.js';
 
 const CPU_DIR = '/sys/devices/system/cpu';
 const NODE_DIR = '/sys/devices/system/node';
 
-function readList(fs: FsRoot, p: string, warnings: string[]): number[] | null {
+/**
+ * A CPU set from a sysfs/procfs file: a cpulist ("0-3") or a hex mask ("f"). null when the file
+ * is absent or unreadable; a malformed one is a warning naming the file, never an exception.
+ */
+export function readCpus(fs: FsRoot, p: string, warnings: string[], kind: 'list' | 'mask' = 'list'): number[] | null {
   const text = fs.readTrim(p);
   if (text === null) return null;
   try {
-    return parseCpuList(text);
+    return kind === 'mask' ? parseCpuMask(text) : parseCpuList(text);
   } catch (e) {
     warnings.push(`${p}: ${(e as Error).message}`);
     return null;
@@ -97,17 +101,17 @@ export function readCpuTopology(fs: FsRoot, warnings: string[]): CpuTopology {
     .map((n) => Number(n.slice(3)))
     .sort((a, b) => a - b);
 
-  const present = readList(fs, `${CPU_DIR}/present`, warnings) ?? cpuDirs;
-  const possible = readList(fs, `${CPU_DIR}/possible`, warnings) ?? present;
-  let online = readList(fs, `${CPU_DIR}/online`, warnings);
+  const present = readCpus(fs, `${CPU_DIR}/present`, warnings) ?? cpuDirs;
+  const possible = readCpus(fs, `${CPU_DIR}/possible`, warnings) ?? present;
+  let online = readCpus(fs, `${CPU_DIR}/online`, warnings);
   if (online === null) {
     // No global file (some captures): per-CPU `online`, cpu0 has none and is online.
     online = present.filter((c) => fs.readTrim(`${CPU_DIR}/cpu${c}/online`) !== '0');
     warnings.push(`${CPU_DIR}/online: missing, derived from per-CPU online files`);
   }
   const cmdline = parseCmdline(fs.readTrim('/proc/cmdline') ?? '', warnings);
-  const isolated = normalize([...(readList(fs, `${CPU_DIR}/isolated`, warnings) ?? []), ...cmdline.isolcpus]);
-  const nohzFull = normalize([...(readList(fs, `${CPU_DIR}/nohz_full`, warnings) ?? []), ...cmdline.nohzFull]);
+  const isolated = normalize([...(readCpus(fs, `${CPU_DIR}/isolated`, warnings) ?? []), ...cmdline.isolcpus]);
+  const nohzFull = normalize([...(readCpus(fs, `${CPU_DIR}/nohz_full`, warnings) ?? []), ...cmdline.nohzFull]);
 
   // NUMA nodes: node directories with a cpulist. Offline CPUs stay listed on their node.
   const nodes: { id: number; cpus: number[] }[] = [];
@@ -115,7 +119,7 @@ export function readCpuTopology(fs: FsRoot, warnings: string[]): CpuTopology {
   for (const name of fs.list(NODE_DIR)) {
     const m = /^node(\d+)$/.exec(name);
     if (!m) continue;
-    const cpus = readList(fs, `${NODE_DIR}/${name}/cpulist`, warnings) ?? [];
+    const cpus = readCpus(fs, `${NODE_DIR}/${name}/cpulist`, warnings) ?? [];
     const id = Number(m[1]);
     nodes.push({ id, cpus });
     for (const c of cpus) nodeOf.set(c, id);
@@ -129,7 +133,7 @@ export function readCpuTopology(fs: FsRoot, warnings: string[]): CpuTopology {
     const pkg = fs.readInt(`${topo}/physical_package_id`) ?? -1;
     const die = fs.readInt(`${topo}/die_id`) ?? 0;
     const core = fs.readInt(`${topo}/core_id`) ?? cpu;
-    const siblings = readList(fs, `${topo}/thread_siblings_list`, warnings) ?? [cpu];
+    const siblings = readCpus(fs, `${topo}/thread_siblings_list`, warnings) ?? [cpu];
     cpus.push({
       cpu,
       online: onlineSet.has(cpu),

@@ -7,23 +7,12 @@
 // so an interface renamed later still shows its old name there: the owner is decided by
 // the PCI function (msi_irqs) first and by the name only when that is ambiguous.
 
-import { parseCpuList, parseCpuMask } from '../cpumask/cpumask.js';
 import type { IrqInfo, NicInfo, QueueRef } from '../types.js';
 import type { FsRoot } from './fsroot.js';
 import { parseProcInterrupts, type InterruptRow } from './interrupts.js';
 import { classifyIrqName } from './queue-names.js';
 import { readMsiIrqs } from './nics.js';
-
-function readCpusOrNull(fs: FsRoot, p: string, kind: 'mask' | 'list', warnings: string[]): number[] | null {
-  const t = fs.readTrim(p);
-  if (t === null) return null;
-  try {
-    return kind === 'mask' ? parseCpuMask(t) : parseCpuList(t);
-  } catch (e) {
-    warnings.push(`${p}: ${(e as Error).message}`);
-    return null;
-  }
-}
+import { readCpus } from './cpus.js';
 
 /** Map IRQ number → PCI address (and virtio child when the function is a virtio transport). */
 export function readPciIrqOwners(fs: FsRoot): Map<number, { pci: string; virtio: string | null }> {
@@ -82,13 +71,13 @@ export function readIrqs(fs: FsRoot, nics: NicInfo[], warnings: string[]): IrqIn
       total: row.total,
       // The list form is what the applier writes (and reads back to verify).
       affinity: fs.exists(`${procDir}/smp_affinity_list`)
-        ? readCpusOrNull(fs, `${procDir}/smp_affinity_list`, 'list', warnings)
-        : readCpusOrNull(fs, `${procDir}/smp_affinity`, 'mask', warnings),
+        ? readCpus(fs, `${procDir}/smp_affinity_list`, warnings, 'list')
+        : readCpus(fs, `${procDir}/smp_affinity`, warnings, 'mask'),
       effective: fs.exists(`${procDir}/effective_affinity_list`)
-        ? readCpusOrNull(fs, `${procDir}/effective_affinity_list`, 'list', warnings)
-        : readCpusOrNull(fs, `${procDir}/effective_affinity`, 'mask', warnings),
+        ? readCpus(fs, `${procDir}/effective_affinity_list`, warnings, 'list')
+        : readCpus(fs, `${procDir}/effective_affinity`, warnings, 'mask'),
       node: fs.readInt(`${procDir}/node`),
-      hint: readCpusOrNull(fs, `${procDir}/affinity_hint`, 'mask', warnings),
+      hint: readCpus(fs, `${procDir}/affinity_hint`, warnings, 'mask'),
       pci: owner?.pci ?? null,
       virtio: owner?.virtio ?? null,
       queue: null,

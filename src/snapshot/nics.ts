@@ -7,9 +7,9 @@
 // the nearest PCI function (`DDDD:BB:DD.F`).
 
 import * as path from 'node:path';
-import { parseCpuList, parseCpuMask } from '../cpumask/cpumask.js';
 import type { NicInfo, RxQueue, TxQueue } from '../types.js';
 import type { FsRoot } from './fsroot.js';
+import { readCpus } from './cpus.js';
 
 const NET = '/sys/class/net';
 const PCI_ADDR = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
@@ -65,17 +65,6 @@ export function readMsiIrqs(fs: FsRoot, pciPath: string): number[] {
     .sort((a, b) => a - b);
 }
 
-function maskOrNull(fs: FsRoot, p: string, warnings: string[]): number[] | null {
-  const text = fs.readTrim(p);
-  if (text === null) return null;
-  try {
-    return parseCpuMask(text);
-  } catch (e) {
-    warnings.push(`${p}: ${(e as Error).message}`);
-    return null;
-  }
-}
-
 function readQueues(fs: FsRoot, ifPath: string, warnings: string[]): { rx: RxQueue[]; tx: TxQueue[] } {
   const rx: RxQueue[] = [];
   const tx: TxQueue[] = [];
@@ -85,9 +74,9 @@ function readQueues(fs: FsRoot, ifPath: string, warnings: string[]): { rx: RxQue
     const dir = `${ifPath}/queues/${q}`;
     const index = Number(m[2]);
     if (m[1] === 'rx') {
-      rx.push({ index, rpsCpus: maskOrNull(fs, `${dir}/rps_cpus`, warnings), rpsFlowCnt: fs.readInt(`${dir}/rps_flow_cnt`) });
+      rx.push({ index, rpsCpus: readCpus(fs, `${dir}/rps_cpus`, warnings, 'mask'), rpsFlowCnt: fs.readInt(`${dir}/rps_flow_cnt`) });
     } else {
-      tx.push({ index, xpsCpus: maskOrNull(fs, `${dir}/xps_cpus`, warnings) });
+      tx.push({ index, xpsCpus: readCpus(fs, `${dir}/xps_cpus`, warnings, 'mask') });
     }
   }
   rx.sort((a, b) => a.index - b.index);
@@ -126,12 +115,7 @@ export function readNics(fs: FsRoot, warnings: string[]): NicInfo[] {
     let msiIrqs: number[] = [];
     if (dev?.pciPath) {
       numaNode = fs.readInt(`${dev.pciPath}/numa_node`) ?? -1;
-      const lc = fs.readTrim(`${dev.pciPath}/local_cpulist`);
-      try {
-        localCpus = lc ? parseCpuList(lc) : null;
-      } catch (e) {
-        warnings.push(`${dev.pciPath}/local_cpulist: ${(e as Error).message}`);
-      }
+      localCpus = readCpus(fs, `${dev.pciPath}/local_cpulist`, warnings);
       msiIrqs = readMsiIrqs(fs, dev.pciPath);
     }
     const { rx, tx } = readQueues(fs, ifPath, warnings);
