@@ -1,0 +1,88 @@
+// bench/burst — how many re-plan passes a burst of N events costs, through the agent's real
+// operators (coalesce(settle, 5·settle) → exclusivePasses) on the real clock, with a fake pass
+// that takes a fixed time and counts itself. A benchmark, not a test: it prints figures.
+//
+// A burst arrives the way a netlink socket delivers it: `chunk` events per macrotask (one
+// socket read drains many datagrams), back to back. Per N it reports the passes, when the first
+// started and the last ended (from the first event), the most events any batch kept (memory
+// bound), and the heap growth while the burst was in flight.
+
+import { Observable, Subject, timer, map } from 'rxjs';
+import { MAX_KEPT, coalesce, exclusivePasses, type Batch } from '../src/agent/pipeline.js';
+
+export interface BurstOptions {
+  sizes?: number[];
+  settleMs?: number;
+  /** Duration of the fake pass (ms). */
+  passMs?: number;
+  /** Events delivered per macrotask. */
+  chunk?: number;
+}
+
+interface BurstResult {
+  events: number;
+  passes: number;
+  eventsCounted: number;
+  deliverMs: number;
+  firstPassStartMs: number | null;
+  lastPassEndMs: number | null;
+  maxKept: number;
+  heapDeltaMiB: number;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+async function oneBurst(n: number, settleMs: number, passMs: number, chunk: number): Promise<BurstResult> {
+  const src = new Subject<{ i: number }>();
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let counted = 0;
+  let maxKept = 0;
+  const run = (b: Batch<{ i: number }>): Observable<number> => {
+    starts.push(now());
+    counted += b.count;
+    maxKept = Math.max(maxKept, b.events.length);
+    return timer(passMs).pipe(map(() => (ends.push(now()), b.count)));
+  };
+  let completed!: () => void;
+  const done = new Promise<void>((r) => (completed = r));
+  src.pipe(coalesce(settleMs, 5 * settleMs), exclusivePasses(run)).subscribe({ complete: () => completed() });
+
+  (globalThis as { gc?: () => void }).gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  let heapPeak = heap0;
+  const t0 = now();
+  for (let i = 0; i < n; ) {
+    const end = Math.min(n, i + chunk);
+    for (; i < end; i++) src.next({ i });
+    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+    await tick();
+  }
+  const deliverMs = now() - t0;
+  // Quiet for settle, then the passes (and a possible trailing one) run; complete flushes.
+  await new Promise((r) => setTimeout(r, 10 * settleMs + 3 * passMs));
+  src.complete();
+  await done;
+  return {
+    events: n,
+    passes: starts.length,
+    eventsCounted: counted,
+    deliverMs: round(deliverMs),
+    firstPassStartMs: starts.length ? round(starts[0]! - t0) : null,
+    lastPassEndMs: ends.length ? round(ends[ends.length - 1]! - t0) : null,
+    maxKept,
+    heapDeltaMiB: round((heapPeak - heap0) / 2 ** 20),
+  };
+}
+
+export async function benchBurst(opts: BurstOptions = {}): Promise<object> {
+  const sizes = opts.sizes ?? [1, 64, 1000, 100_000];
+  const settleMs = opts.settleMs ?? 20;
+  const passMs = opts.passMs ?? 15;
+  const chunk = opts.chunk ?? 256;
+  const results: BurstResult[] = [];
+  for (const n of sizes) results.push(await oneBurst(n, settleMs, passMs, chunk));
+  return { settleMs, maxWaitMs: 5 * settleMs, fakePassMs: passMs, eventsPerMacrotask: chunk, maxKept: MAX_KEPT, bursts: results };
+}

@@ -1,0 +1,257 @@
+// Marble tests for the agent's scheduling operators (src/agent/pipeline.ts) in virtual time:
+// coalesce() turns a burst into one batch and cannot be starved by a trickle; exclusivePasses()
+// never runs two passes at once and folds everything that arrived during a pass into exactly
+// one trailing pass; batches stay bounded however many events they stand for.
+//
+// Inside TestScheduler.run() the asyncScheduler the operators default to runs on the virtual
+// clock, so `settle`/`maxWait` are exact frame numbers and nothing sleeps.
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Observable, Subject, defer, finalize, map, of, takeUntil, timer } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import fc from 'fast-check';
+import { MAX_KEPT, coalesce, emptyBatch, exclusivePasses, mergeBatches, type Batch } from '../src/agent/pipeline.js';
+
+const SETTLE = 20;
+const MAX_WAIT = 5 * SETTLE;
+
+function scheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => assert.deepEqual(actual, expected));
+}
+
+const batch = <T>(events: T[], count = events.length): Batch<T> => ({ events, count });
+
+describe('coalesce(settle, maxWait)', () => {
+  it('a burst inside the settle window becomes ONE batch, settle ms after its last event', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      // a at 0, b at 5, c at 10: quiet from 10, so the batch closes at 10 + 20 = 30.
+      const src = hot<string>('a 4ms b 4ms c');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('30ms x', {
+        x: batch(['a', 'b', 'c']),
+      });
+    });
+  });
+
+  it('two bursts separated by more than settle are two batches', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      // Burst 1 (0, 1) closes at 21; burst 2 (60, 61) closes at 81. The maxWait timer that
+      // burst 1 started fires at 100 on an empty window and must not emit.
+      const src = hot<string>('ab 58ms cd');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('21ms x 59ms y', {
+        x: batch(['a', 'b']),
+        y: batch(['c', 'd']),
+      });
+    });
+  });
+
+  it('a steady trickle (one event every settle-1 ms) still emits by maxWait: no starvation', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      // 10 events at 0, 19, 38, … 171: debounce never sees `settle` ms of quiet until the end.
+      const gap = `${SETTLE - 1 - 1}ms`;
+      const src = cold<string>(`0 ${gap} 1 ${gap} 2 ${gap} 3 ${gap} 4 ${gap} 5 ${gap} 6 ${gap} 7 ${gap} 8 ${gap} 9`);
+      // maxWait closes the first window at 100 (events 0..95); the rest close when quiet at
+      // 171 + 20 = 191.
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 400ms !').toBe('100ms x 90ms y', {
+        x: batch(['0', '1', '2', '3', '4', '5']),
+        y: batch(['6', '7', '8', '9']),
+      });
+    });
+  });
+
+  it('an endless trickle emits every maxWait ms at the latest', () => {
+    const ts = scheduler();
+    ts.run(({ flush }) => {
+      const at: number[] = [];
+      const counts: number[] = [];
+      timer(0, SETTLE - 1)
+        .pipe(takeUntil(timer(2000)), coalesce<number>(SETTLE, MAX_WAIT))
+        .subscribe((b) => {
+          at.push(ts.now());
+          counts.push(b.count);
+        });
+      flush();
+      // A batch closes maxWait after the first event of its window: 100, 214, 328, …
+      assert.equal(at[0], MAX_WAIT);
+      for (let i = 1; i < at.length - 1; i++) assert.ok(at[i]! - at[i - 1]! <= MAX_WAIT + SETTLE - 1, `gap ${at[i]! - at[i - 1]!}`);
+      assert.ok(at.length >= 2000 / (MAX_WAIT + SETTLE) - 1, `${at.length} batches`);
+      // No event lost: timer(0, 19) emits at 0, 19, …, 1995 before takeUntil fires at 2000.
+      assert.equal(counts.reduce((a, b) => a + b, 0), Math.floor(1999 / (SETTLE - 1)) + 1);
+    });
+  });
+
+  it('100k events emitted synchronously on subscribe: one batch, count 100000, at most MAX_KEPT kept', () => {
+    scheduler().run(({ expectObservable, flush }) => {
+      const N = 100_000;
+      const src = new Observable<number>((s) => {
+        for (let i = 0; i < N; i++) s.next(i);
+      });
+      const got: Batch<number>[] = [];
+      const out = src.pipe(coalesce<number>(SETTLE, MAX_WAIT));
+      out.subscribe((b) => got.push(b));
+      expectObservable(out, '^ 500ms !');
+      flush();
+      assert.equal(got.length, 1);
+      assert.equal(got[0]!.count, N);
+      assert.equal(got[0]!.events.length, MAX_KEPT);
+      // The first events are kept, in arrival order (the audit's trigger text uses them).
+      assert.deepEqual(got[0]!.events, Array.from({ length: MAX_KEPT }, (_, i) => i));
+    });
+  });
+
+  it('completes when the source completes, flushing the open batch', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const src = cold<string>('a 4ms b|');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('6ms (x|)', { x: batch(['a', 'b']) });
+    });
+  });
+});
+
+describe('mergeBatches', () => {
+  it('keeps the first MAX_KEPT events and adds the counts', () => {
+    const a = batch(Array.from({ length: 10 }, (_, i) => i), 1000);
+    const b = batch(Array.from({ length: 10 }, (_, i) => 100 + i), 5000);
+    const m = mergeBatches(a, b);
+    assert.equal(m.count, 6000);
+    assert.equal(m.events.length, MAX_KEPT);
+    assert.deepEqual(m.events.slice(0, 10), a.events);
+    assert.deepEqual(mergeBatches(emptyBatch<number>(), emptyBatch<number>()), emptyBatch<number>());
+  });
+});
+
+/** A fake pass that takes `ms` of virtual time and records how many passes overlap. */
+function fakeRun(ms: number, log: { started: number[]; ended: number[]; batches: Batch<string>[]; maxActive: number }, now: () => number) {
+  let active = 0;
+  return (b: Batch<string>): Observable<Batch<string>> =>
+    defer(() => {
+      active++;
+      log.maxActive = Math.max(log.maxActive, active);
+      log.started.push(now());
+      log.batches.push(b);
+      return timer(ms).pipe(
+        map(() => b),
+        finalize(() => {
+          active--;
+          log.ended.push(now());
+        }),
+      );
+    });
+}
+
+describe('exclusivePasses(run)', () => {
+  it('a 50 ms pass with 10 batches arriving during it → exactly one trailing pass', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+      // Batch 'a' at 0 starts a pass (0..50); b..k at 2, 4, … 20 arrive while it runs.
+      const values: Record<string, Batch<string>> = {};
+      for (const c of 'abcdefghijk') values[c] = batch([c], 3);
+      const src = hot<Batch<string>>('a 1ms b 1ms c 1ms d 1ms e 1ms f 1ms g 1ms h 1ms i 1ms j 1ms k', values);
+      const out = src.pipe(exclusivePasses(fakeRun(50, log, () => ts.now())));
+      // The trailing pass starts when the first ends (scheduled, delay 0) and takes 50 more.
+      expectObservable(out, '^ 400ms !').toBe('50ms x 49ms y', {
+        x: batch(['a'], 3),
+        y: batch(['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k'], 30),
+      });
+      ts.flush();
+      assert.deepEqual(log.started, [0, 50]);
+      assert.deepEqual(log.ended, [50, 100]);
+      assert.equal(log.maxActive, 1);
+    });
+  });
+
+  it('a batch arriving while idle runs at once; none is lost', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+      const src = hot<Batch<string>>('a 99ms b', { a: batch(['a']), b: batch(['b']) });
+      expectObservable(src.pipe(exclusivePasses(fakeRun(10, log, () => ts.now()))), '^ 300ms !').toBe('10ms x 99ms y', {
+        x: batch(['a']),
+        y: batch(['b']),
+      });
+      ts.flush();
+      assert.deepEqual(log.started, [0, 100]);
+    });
+  });
+
+  it('completes after the source completes, also with a pass and a trailing batch in flight', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+      // The agent stops (takeUntil) by completing its source: exclusivePasses must finish the
+      // running pass, run the trailing one, then complete — or startAgent never resolves.
+      const src = cold<Batch<string>>('a 4ms b|', { a: batch(['a']), b: batch(['b']) });
+      expectObservable(src.pipe(exclusivePasses(fakeRun(50, log, () => ts.now())))).toBe('50ms x 49ms (y|)', {
+        x: batch(['a']),
+        y: batch(['b']),
+      });
+      ts.flush();
+      assert.deepEqual(log.started, [0, 50]);
+    });
+  });
+
+  it('completes at once when the source completes while idle', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const src = cold<Batch<string>>('a 99ms |', { a: batch(['a']) });
+      expectObservable(src.pipe(exclusivePasses((b) => of(b)))).toBe('a 99ms |', { a: batch(['a']) });
+    });
+  });
+
+  it('property: never two passes at once; every event is counted exactly once; trailing passes start on time', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 1, max: 5 })), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 0, max: 60 }),
+        (arrivals, passMs) => {
+          const ts = scheduler();
+          const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+          let total = 0;
+          ts.run(({ flush }) => {
+            const src = new Subject<Batch<string>>();
+            let t = 0;
+            for (const [gap, count] of arrivals) {
+              t += gap;
+              total += count;
+              ts.schedule(() => src.next(batch(['e'], count)), t);
+            }
+            src.pipe(exclusivePasses(fakeRun(passMs, log, () => ts.now()))).subscribe();
+            flush();
+          });
+          assert.equal(log.maxActive, 1);
+          assert.equal(log.batches.reduce((n, b) => n + b.count, 0), total);
+          for (const b of log.batches) assert.ok(b.events.length <= MAX_KEPT);
+          // A pass starts no earlier than the previous one ended (and passes never overlap).
+          for (let i = 1; i < log.started.length; i++) assert.ok(log.started[i]! >= log.ended[i - 1]!);
+          // While a pass runs, at most one more pass follows it before the next batch arrives:
+          // the number of passes is at most the number of batches.
+          assert.ok(log.batches.length <= arrivals.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('coalesce → exclusivePasses (the agent pipeline)', () => {
+  it('100k events trickled over 10 s: bounded passes, all counted, memory per batch bounded', () => {
+    const ts = scheduler();
+    ts.run(({ flush }) => {
+      const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+      const src = new Subject<string>();
+      const N = 100_000;
+      // 100 events every 10 ms for 10 s, the shape of an ENOBUFS storm or a 1000-queue NIC.
+      for (let i = 0; i < N / 100; i++) {
+        ts.schedule(() => {
+          for (let j = 0; j < 100; j++) src.next('e');
+        }, i * 10);
+      }
+      src.pipe(coalesce<string>(SETTLE, MAX_WAIT), exclusivePasses(fakeRun(30, log, () => ts.now()))).subscribe();
+      flush();
+      assert.equal(log.batches.reduce((n, b) => n + b.count, 0), N);
+      // One pass per maxWait at most (plus the last one): 10 000 ms / 100 ms.
+      assert.ok(log.batches.length <= 10_000 / MAX_WAIT + 2, `${log.batches.length} passes`);
+      assert.ok(log.batches.every((b) => b.events.length <= MAX_KEPT));
+      assert.equal(log.maxActive, 1);
+    });
+  });
+});
