@@ -37,6 +37,11 @@ interface Unit {
   irqs: IrqInfo[];
   candidates: number[];
   candidateSet: Set<number>;
+  /** Creation order, the deterministic tie-break of the placement order. */
+  rank: number;
+  /** Placement result: CPU (-1 until placed), and whether it stayed where it was. */
+  cpu: number;
+  kept: boolean;
   prev: number | null;
   why: string;
   policy: string;
@@ -165,20 +170,25 @@ function indexTopology(snapshot: Snapshot): TopoIndex {
   return { size, coreOf, llcOf, coreCount, llcCount: Math.max(llcIds.size, 1) };
 }
 
-/** Best CPU for a unit: the ordering described at the top of this file. */
-function pickCpu(unit: Unit, cands: readonly number[], loads: Loads, prevDemand: (c: number) => number, open?: (c: number) => boolean): number {
+/**
+ * Best CPU for a unit: the ordering described at the top of this file. `prev` (phase 1 only)
+ * counts units previously on each CPU, so prev[c] - load(c) is the demand still waiting there.
+ * `quota` (phase 2 only) restricts the choice to CPUs with quota left, when there is one.
+ */
+function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32Array | null): number {
+  const cands = unit.candidates;
   const nicLoad = loads.nicArray(unit.nic);
   let best = -1;
   for (let i = 0; i < cands.length; i++) {
     const c = cands[i]!;
-    if (open && !open(c)) continue;
+    if (quota !== null && loads.cpuLoad(c) >= quota[c]!) continue;
     if (best < 0) {
       best = c;
       continue;
     }
     const d =
       loads.cpuLoad(c) - loads.cpuLoad(best) ||
-      prevDemand(best) - prevDemand(c) ||
+      (prev !== null ? prev[best]! - loads.cpuLoad(best) - (prev[c]! - loads.cpuLoad(c)) : 0) ||
       (nicLoad ? nicLoad[c]! - nicLoad[best]! : 0) ||
       loads.coreLoad(c) - loads.coreLoad(best) ||
       loads.llcLoad(c) - loads.llcLoad(best);
@@ -186,41 +196,35 @@ function pickCpu(unit: Unit, cands: readonly number[], loads: Loads, prevDemand:
     if (d < 0) best = c;
   }
   // Nothing open (quotas of overlapping candidate sets did not add up): least loaded overall.
-  return best < 0 ? pickCpu(unit, cands, loads, prevDemand) : best;
+  return best < 0 ? pickCpu(unit, loads, prev, null) : best;
 }
 
-function placeUnits(units: Unit[], topo: TopoIndex): Map<string, { cpu: number; kept: boolean }> {
-  // Most constrained first, then a stable order.
-  const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+function placeUnits(units: Unit[], topo: TopoIndex): void {
+  // Most constrained first, then creation order (IRQ number order: deterministic).
+  const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length || a.rank - b.rank);
   const prevCount = new Int32Array(topo.size);
   const prevOk = (u: Unit) => u.prev !== null && u.prev < topo.size && u.candidateSet.has(u.prev);
   for (const u of order) if (prevOk(u)) prevCount[u.prev!]!++;
 
   // Phase 1: quotas.
   const quotaLoads = new Loads(topo);
-  for (const u of order) {
-    const c = pickCpu(u, u.candidates, quotaLoads, (cpu) => prevCount[cpu]! - quotaLoads.cpuLoad(cpu));
-    quotaLoads.add(c, u.nic);
-  }
+  for (const u of order) quotaLoads.add(pickCpu(u, quotaLoads, prevCount, null), u.nic);
   const quota = quotaLoads.counts();
 
   // Phase 2: keep what still fits, then fill.
   const loads = new Loads(topo);
-  const result = new Map<string, { cpu: number; kept: boolean }>();
   for (const u of order) {
     if (prevOk(u) && loads.cpuLoad(u.prev!) < quota[u.prev!]!) {
       loads.add(u.prev!, u.nic);
-      result.set(u.key, { cpu: u.prev!, kept: true });
+      u.cpu = u.prev!;
+      u.kept = true;
     }
   }
-  const none = () => 0;
   for (const u of order) {
-    if (result.has(u.key)) continue;
-    const c = pickCpu(u, u.candidates, loads, none, (cpu) => loads.cpuLoad(cpu) < quota[cpu]!);
-    loads.add(c, u.nic);
-    result.set(u.key, { cpu: c, kept: false });
+    if (u.cpu >= 0) continue;
+    u.cpu = pickCpu(u, loads, null, quota);
+    loads.add(u.cpu, u.nic);
   }
-  return result;
 }
 
 /** Previous CPU of a unit: the recorded one, else a current single-CPU mask (an earlier run). */
@@ -358,7 +362,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
         const key = nic ? `${nic.name}/${irq.queue!.queue}` : `irq/${irq.irq}`;
         let u = units.get(key);
         if (!u) {
-          u = { key, nic: nic?.name ?? null, irqs: [], candidates: scope.cpus, candidateSet: scopeSet(scope.cpus), prev: null, why: scope.scope, policy: s.policy };
+          u = { key, nic: nic?.name ?? null, irqs: [], candidates: scope.cpus, candidateSet: scopeSet(scope.cpus), rank: units.size, cpu: -1, kept: false, prev: null, why: scope.scope, policy: s.policy };
           units.set(key, u);
         }
         u.irqs.push(irq);
@@ -368,10 +372,10 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
   }
 
   for (const u of units.values()) u.prev = previousCpu(u.key, u.irqs, opts);
-  const placement = placeUnits([...units.values()], indexTopology(snapshot));
+  placeUnits([...units.values()], indexTopology(snapshot));
   const queueCpu = new Map<string, number>(); // "iface/queue" → cpu
   for (const u of units.values()) {
-    const { cpu, kept } = placement.get(u.key)!;
+    const { cpu, kept } = u;
     if (u.nic) queueCpu.set(u.key, cpu);
     for (const irq of u.irqs) {
       const p = planned.get(irq.irq)!;
