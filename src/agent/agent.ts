@@ -9,7 +9,7 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { Args } from '../cli/main.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
 import { driftOf } from '../reconcile/drift.js';
-import { countOutcomes, reconcile } from '../reconcile/reconcile.js';
+import { countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import { readState, writeState, type AppliedState } from '../state/state.js';
 import type { Policy } from '../types.js';
@@ -97,10 +97,13 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
     });
   }
 
-  const runPass = (trigger: string, events: number): void => {
+  const serialNotes = new Set<string>();
+  const runPass = async (trigger: string, events: number): Promise<void> => {
     const startedAt = process.hrtime.bigint();
     try {
-      const result = reconcile({ root: opts.root, policy, state, trigger, audit });
+      // udev's serial port list, only when a [serial:*] section may use it (see serialPorts).
+      const serial = await serialPorts(opts.root, policy, serialNotes, (n) => log.warn(n));
+      const result = reconcile({ root: opts.root, policy, state, trigger, audit, ...(serial ? { serial } : {}) });
       state = result.state;
       const n = countOutcomes(result.report);
       if (result.report.permissionError) log.error(result.report.permissionError);
@@ -133,7 +136,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   };
 
   // The first full apply: also the post-reboot reapplication.
-  runPass(bootTrigger, 0);
+  await runPass(bootTrigger, 0);
   notifier.notify('READY=1');
 
   const stop = new Subject<void>();
@@ -157,20 +160,21 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         }),
         coalesce<AgentEvent>(settle, settle * 5),
         exclusivePasses((b) =>
-          defer(() => {
+          defer(async () => {
             if (reloadWanted) {
               reloadWanted = false;
               reload('SIGHUP');
             }
-            runPass(triggerText(b), b.count);
-            return of(b);
+            await runPass(triggerText(b), b.count);
+            return b;
           }),
         ),
       )
       .subscribe({
         error: (e: Error) => log.error(`agent pipeline failed: ${e.message}`),
         complete: async () => {
-          // takeUntil fired (SIGTERM/SIGINT): the current pass, being synchronous, is done.
+          // takeUntil fired (SIGTERM/SIGINT) and exclusivePasses completed only after the
+          // pass in flight finished: nothing is half-applied.
           notifier.notify('STOPPING=1');
           await audit.close().catch(() => undefined);
           notifier.close();

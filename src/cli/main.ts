@@ -10,7 +10,7 @@ import { PolicyError, formatPolicy, loadPolicy } from '../policy/policy.js';
 import { plan as makePlan } from '../planner/planner.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import { readState, writeState } from '../state/state.js';
-import { countOutcomes, reconcile } from '../reconcile/reconcile.js';
+import { countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { changesText, planJson, planText } from './render.js';
 import { statusCommand } from './status.js';
@@ -159,12 +159,15 @@ async function cmdPlan(args: Args, out: (s: string) => void): Promise<number> {
   const policy = policyOf(args);
   requireRoot(args);
   const snapshot = takeSnapshot(args.root);
+  const notes: string[] = [];
+  const serial = await serialPorts(args.root, policy, new Set(), (n) => notes.push(n));
+  if (serial) snapshot.serial = serial;
   const { state } = readState(stateFileOf(args, policy));
   const p = makePlan(snapshot, policy, {
     previous: new Map(Object.entries(state.assignment)),
     managedIrqs: new Set(Object.keys(state.managed).map(Number)),
   });
-  p.warnings.unshift(...snapshot.warnings);
+  p.warnings.unshift(...snapshot.warnings, ...notes);
   out(args.json ? JSON.stringify(planJson(p), null, 2) : planText(p));
   return EXIT.ok;
 }
@@ -178,7 +181,8 @@ async function cmdApply(args: Args, out: (s: string) => void): Promise<number> {
   // there, else to stderr as JSON lines (stdout stays parseable with --json).
   const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr });
   if (problem) audit?.record({ kind: 'failed', message: `state file ${problem}`, error: problem });
-  const result = reconcile({ root: args.root, policy, state, trigger: 'apply', dryRun: args.dryRun, ...(audit ? { audit } : {}) });
+  const serial = await serialPorts(args.root, policy, new Set(), (n) => process.stderr.write(`affinityd: ${n}\n`));
+  const result = reconcile({ root: args.root, policy, state, trigger: 'apply', dryRun: args.dryRun, ...(audit ? { audit } : {}), ...(serial ? { serial } : {}) });
   if (!args.dryRun && result.report.permissionError === null) {
     try {
       writeState(stateFile, result.state);

@@ -9,7 +9,8 @@ import { formatCpuList } from '../cpumask/cpumask.js';
 import { assignmentOf, plan as makePlan } from '../planner/planner.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import type { AppliedState } from '../state/state.js';
-import type { Plan, Policy, Snapshot } from '../types.js';
+import type { Plan, Policy, SerialPortInfo, Snapshot } from '../types.js';
+import { enumerateSerialPorts } from '../serial/enumerate.js';
 
 export interface AuditSink {
   record(r: AuditRecord): void;
@@ -32,6 +33,8 @@ export interface PassOptions {
   trigger: string;
   dryRun?: boolean;
   audit?: AuditSink;
+  /** Serial ports as udev lists them (serialPorts()); default: the snapshot's sysfs view. */
+  serial?: SerialPortInfo[];
 }
 
 function subjectOf(c: ChangeResult): string {
@@ -85,6 +88,7 @@ export function reconcile(opts: PassOptions): PassResult {
   for (;;) {
     passes++;
     const snapshot = takeSnapshot(opts.root);
+    if (opts.serial) snapshot.serial = opts.serial;
     const previous = new Map(Object.entries(state.assignment));
     const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs: managedSet(state, snapshot) });
     const writes = diffPlan(plan, snapshot.topology.nrCpuIds);
@@ -132,4 +136,16 @@ export function countOutcomes(report: ApplyReport): { applied: number; skipped: 
     else failed++;
   }
   return { applied, skipped, failed };
+}
+
+/**
+ * udev's view of the serial ports (through @serialport/bindings-cpp) — only when a
+ * [serial:*] section could use it: listing runs udevadm (~70 ms here), which a hotplug pass
+ * should not pay for nothing. Notes (udevadm missing…) are reported once per `seen` set.
+ */
+export async function serialPorts(root: string, policy: Policy, seen: Set<string>, note: (s: string) => void): Promise<SerialPortInfo[] | undefined> {
+  if (!policy.serialSections?.length) return undefined;
+  const e = await enumerateSerialPorts({ root, seen });
+  for (const n of e.notes) note(n);
+  return e.ports;
 }
