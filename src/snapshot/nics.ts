@@ -105,10 +105,15 @@ export function readNics(fs: FsRoot, warnings: string[]): NicInfo[] {
     if (dev === null) {
       if (name === 'lo' || type === 772 /* ARPHRD_LOOPBACK */) continue;
       if (devtype !== null && STACKED_DEVTYPES.has(devtype)) continue;
-      // A veth's iflink is its peer's ifindex; software devices without a peer (ifb, tun,
-      // dummy) point at themselves and are left alone.
-      if (iflink === null || iflink === ifindex || devtype !== null) continue;
-      driver = 'veth';
+      // Software Ethernet devices that carry traffic of their own: a veth's iflink is its
+      // peer's ifindex — but ifindexes are per namespace, so a peer in another namespace can
+      // have the same number. The other sign is a name given at creation (name_assign_type
+      // readable: user- or kernel-enumerated), which module-created placeholders such as
+      // ifb0/dummy0 lack (NET_NAME_UNKNOWN reads EINVAL). Tunnels and tun are not ARPHRD_ETHER.
+      if (devtype !== null || type !== 1 /* ARPHRD_ETHER */) continue;
+      const named = fs.readTrim(`${ifPath}/name_assign_type`) !== null;
+      if (!named && (iflink === null || iflink === ifindex)) continue;
+      driver = iflink !== null && iflink !== ifindex ? 'veth' : 'virtual';
     }
     let numaNode = -1;
     let localCpus: number[] | null = null;

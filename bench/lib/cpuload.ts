@@ -1,0 +1,129 @@
+// bench/lib/cpuload — the measurement math (pure): per-CPU softirq time from /proc/stat and
+// NET_RX/NET_TX counts from /proc/softirqs between two samples, the hottest CPU's share of
+// all softirq time (the headline number, as `affinityd status` computes it), the time series
+// for the plots, and whether CPU hotplug disturbed a run.
+
+import { parseProcStat, parseSoftirqs, type CpuTimes, type SoftirqCounts } from '../../src/snapshot/softirqs.js';
+
+export interface CpuSample {
+  /** Milliseconds (monotonic clock). */
+  t: number;
+  /** /sys/devices/system/cpu/online at that moment, e.g. "0-1". */
+  online: string;
+  stat: CpuTimes;
+  softirqs: SoftirqCounts;
+}
+
+export function parseCpuSample(t: number, texts: { stat: string; softirqs: string; online: string }): CpuSample {
+  return { t, online: texts.online.trim(), stat: parseProcStat(texts.stat), softirqs: parseSoftirqs(texts.softirqs) };
+}
+
+export interface CpuDelta {
+  cpu: number;
+  /** USER_HZ ticks spent in softirq between the samples. */
+  softirqTicks: number;
+  totalTicks: number;
+  /** Share of this CPU's own time in softirq, 0..1. */
+  busy: number;
+  netRx: number;
+  netTx: number;
+}
+
+/** Per-CPU deltas for the CPUs present in both samples (a CPU offline in either is left out). */
+export function cpuDeltas(a: CpuSample, b: CpuSample): CpuDelta[] {
+  const cpus = Object.keys(b.stat)
+    .map(Number)
+    .filter((c) => a.stat[c] !== undefined)
+    .sort((x, y) => x - y);
+  return cpus.map((cpu) => {
+    const sa = a.stat[cpu]!;
+    const sb = b.stat[cpu]!;
+    // Counters only go forward; a negative delta means the CPU went away and came back.
+    const soft = Math.max(0, sb.softirq - sa.softirq);
+    const total = Math.max(0, sb.total - sa.total);
+    const d = (label: string) => Math.max(0, (b.softirqs.rows[label]?.[cpu] ?? 0) - (a.softirqs.rows[label]?.[cpu] ?? 0));
+    return { cpu, softirqTicks: soft, totalTicks: total, busy: total > 0 ? Math.min(1, soft / total) : 0, netRx: d('NET_RX'), netTx: d('NET_TX') };
+  });
+}
+
+/** The CPU with the most softirq time and its share of all CPUs' softirq time; null when there was none. */
+export function hottest(deltas: CpuDelta[]): { cpu: number; share: number } | null {
+  const total = deltas.reduce((s, d) => s + d.softirqTicks, 0);
+  if (!(total > 0)) return null;
+  let best = deltas[0]!;
+  for (const d of deltas) if (d.softirqTicks > best.softirqTicks) best = d;
+  return { cpu: best.cpu, share: best.softirqTicks / total };
+}
+
+export interface SeriesPoint {
+  /** Seconds since `t0`, at the end of the interval. */
+  t: number;
+  cpu: number;
+  /** Share of the CPU's time in softirq over the interval, 0..1. */
+  busy: number;
+}
+
+/**
+ * Consecutive-sample deltas: one point per CPU per sampling interval. Intervals shorter than
+ * `minIntervalMs` are dropped: with /proc/stat counting in 10 ms ticks, the few-ms tail after
+ * the last timer sample would show as a meaningless 0 % or 100 % spike.
+ */
+export function series(samples: CpuSample[], t0: number, minIntervalMs = 0): SeriesPoint[] {
+  const out: SeriesPoint[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1]!;
+    const b = samples[i]!;
+    if (b.t - a.t < minIntervalMs) continue;
+    for (const d of cpuDeltas(a, b)) if (d.totalTicks > 0) out.push({ t: Math.round((b.t - t0)) / 1000, cpu: d.cpu, busy: d.busy });
+  }
+  return out;
+}
+
+/**
+ * Why a run cannot be trusted because of CPU hotplug (another test offlining cpu1), or null:
+ * the online set before, during (every sample) and after must equal the expected one.
+ */
+export function hotplugDisturbance(expected: string, before: string, samples: CpuSample[], after: string): string | null {
+  if (before !== expected) return `cpus online before the run were ${before}, expected ${expected}`;
+  const bad = samples.find((s) => s.online !== expected);
+  if (bad) return `cpus online changed to ${bad.online} during the run (expected ${expected})`;
+  if (after !== expected) return `cpus online after the run were ${after}, expected ${expected}`;
+  return null;
+}
+
+/**
+ * A CPU that was offline for part of the window accrues fewer /proc/stat ticks than the
+ * others (an offline CPU's counters stop). Hotplug tests cycle cpu1 offline for ~0.1 s at a
+ * time, which sampling every 250 ms can miss, but the tick totals cannot: every CPU must have
+ * at least `minRatio` of the busiest CPU's total.
+ */
+export function tickDisturbance(perCpu: CpuDelta[], minRatio = 0.95): string | null {
+  if (perCpu.length < 2) return null;
+  const max = Math.max(...perCpu.map((d) => d.totalTicks));
+  const short = perCpu.filter((d) => d.totalTicks < minRatio * max);
+  if (!short.length || max === 0) return null;
+  return `${short.map((d) => `cpu${d.cpu} ${d.totalTicks}`).join(', ')} of ${max} ticks: offline for part of the run`;
+}
+
+export interface SoftnetRow {
+  cpu: number;
+  processed: number;
+  /** Packets waiting in the CPU's backlog (input + process queue). */
+  backlog: number;
+}
+
+/** /proc/net/softnet_stat (hex columns; 13th = CPU index since 5.x, 12th = backlog length since 6.x). */
+export function parseSoftnetStat(text: string): SoftnetRow[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      const v = l.trim().split(/\s+/).map((x) => parseInt(x, 16));
+      return { cpu: v[12] ?? i, processed: v[0] ?? 0, backlog: v[11] ?? 0 };
+    });
+}
+
+/** CPUs whose backlog holds packets yet processed nothing between two reads: NET_RX wedged. */
+export function stuckBacklogs(a: SoftnetRow[], b: SoftnetRow[]): number[] {
+  return b.filter((r) => r.backlog > 0 && a.find((x) => x.cpu === r.cpu)?.processed === r.processed && (a.find((x) => x.cpu === r.cpu)?.backlog ?? 0) > 0).map((r) => r.cpu);
+}
