@@ -141,6 +141,8 @@ export interface Snapshot {
   nics: NicInfo[];
   /** Hardware serial ports; absent in hand-built snapshots (= none known). */
   serial?: SerialPortInfo[];
+  /** CPUs whose NET_RX backlog holds packets but processes none (see snapshot/softnet.ts). */
+  stuckBacklogCpus?: number[];
   /** net.core.rps_sock_flow_entries, null when not readable. */
   rpsSockFlowEntries: number | null;
   /** Non-fatal problems met while reading (missing files, odd lines): one line each. */

@@ -53,6 +53,7 @@ interface PlanJson {
   irqs: { irq: number; name: string; desired: string | null }[];
   queues: { interface: string; queue: number; kind: string; current: string; desired: string | null }[];
   rpsSockFlowEntries: { desired: number | null };
+  warnings: string[];
 }
 
 /** affinityd's plan inside `ns`; throws if it would write anything outside the namespace. */

@@ -105,25 +105,5 @@ export function tickDisturbance(perCpu: CpuDelta[], minRatio = 0.95): string | n
   return `${short.map((d) => `cpu${d.cpu} ${d.totalTicks}`).join(', ')} of ${max} ticks: offline for part of the run`;
 }
 
-export interface SoftnetRow {
-  cpu: number;
-  processed: number;
-  /** Packets waiting in the CPU's backlog (input + process queue). */
-  backlog: number;
-}
-
-/** /proc/net/softnet_stat (hex columns; 13th = CPU index since 5.x, 12th = backlog length since 6.x). */
-export function parseSoftnetStat(text: string): SoftnetRow[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
-      const v = l.trim().split(/\s+/).map((x) => parseInt(x, 16));
-      return { cpu: v[12] ?? i, processed: v[0] ?? 0, backlog: v[11] ?? 0 };
-    });
-}
-
-/** CPUs whose backlog holds packets yet processed nothing between two reads: NET_RX wedged. */
-export function stuckBacklogs(a: SoftnetRow[], b: SoftnetRow[]): number[] {
-  return b.filter((r) => r.backlog > 0 && a.find((x) => x.cpu === r.cpu)?.processed === r.processed && (a.find((x) => x.cpu === r.cpu)?.backlog ?? 0) > 0).map((r) => r.cpu);
-}
+// Backlog health: the same reader affinityd's planner uses to keep wedged CPUs out of RPS.
+export { parseSoftnetStat, stuckBacklogs, type SoftnetRow } from '../../src/snapshot/softnet.js';

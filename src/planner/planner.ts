@@ -385,16 +385,19 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
     }
   }
 
-  // RPS / XPS per NIC.
+  // RPS / XPS per NIC. A CPU whose backlog is wedged would drop every packet RPS sends it.
+  const stuck = snapshot.stuckBacklogCpus ?? [];
+  if (stuck.length) warnings.push(`cpu${stuck.join(', cpu')}: NET_RX backlog holds packets but processes none (a kernel problem, cleared by a reboot); left out of RPS masks`);
   const queues: PlannedQueue[] = [];
   for (const nic of snapshot.nics) {
     const s = nicSettings.get(nic.name)!;
     const scope = nicScope.get(nic.name)!;
     const localCpus = normalize(scope.cpus);
-    const rpsOn = s.strategy !== 'ignore' && (s.rps === 'on' || (s.rps === 'auto' && nic.rx.length < localCpus.length));
+    const rpsCpus = stuck.length ? subtract(localCpus, stuck) : localCpus;
+    const rpsOn = s.strategy !== 'ignore' && (s.rps === 'on' || (s.rps === 'auto' && nic.rx.length < rpsCpus.length));
     for (const rx of nic.rx) {
       if (rx.rpsCpus === null) continue; // kernel without CONFIG_RPS, or the file vanished
-      const desired = s.strategy === 'ignore' ? null : rpsOn ? localCpus : [];
+      const desired = s.strategy === 'ignore' ? null : rpsOn ? rpsCpus : [];
       queues.push({
         interface: nic.name,
         queue: rx.index,

@@ -6,6 +6,7 @@ import { readCpuTopology } from './cpus.js';
 import { FsRoot } from './fsroot.js';
 import { readIrqs } from './irqs.js';
 import { readNics } from './nics.js';
+import { readStuckBacklogs } from './softnet.js';
 import { readSysfsPorts } from '../serial/enumerate.js';
 
 export function takeSnapshot(root = '/'): Snapshot {
@@ -23,6 +24,7 @@ export function takeSnapshot(root = '/'): Snapshot {
     irqs,
     nics,
     serial,
+    stuckBacklogCpus: readStuckBacklogs(fs, topology.online),
     rpsSockFlowEntries: fs.readInt('/proc/sys/net/core/rps_sock_flow_entries'),
     warnings,
   };
