@@ -4,7 +4,7 @@
 // stop succeeding (zigbee2mqtt's lesson).
 
 import pino from 'pino';
-import { Observable, Subject, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
+import { Observable, Subject, concat, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { Args } from '../cli/main.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
@@ -43,24 +43,32 @@ export interface PassInfo {
   endedAt: bigint;
 }
 
-/** Kernel sources, each retried with backoff when it fails: a source never stops silently. */
+/**
+ * A source that never stops silently: on error it is logged and re-subscribed with
+ * exponential backoff (250 ms … 30 s), and since what happened while it was down is unknown,
+ * a re-opened source starts with a resync event.
+ */
+export function resilient(name: string, src: Observable<AgentEvent>, log: pino.Logger, backoffMs = (attempt: number) => Math.min(30_000, 250 * 2 ** Math.min(attempt, 7))): Observable<AgentEvent> {
+  let opened = 0;
+  const reopening = defer(() => (opened++ === 0 ? src : concat(of<AgentEvent>({ kind: 'resync', reason: `${name} source re-opened` }), src)));
+  return reopening.pipe(
+    retry({
+      delay: (err: Error, attempt: number) => {
+        const ms = backoffMs(attempt);
+        log.error({ source: name, attempt, retryInMs: ms }, `${name} source failed: ${err.message}; retrying`);
+        return timer(ms);
+      },
+      resetOnSuccess: true,
+    }),
+  );
+}
+
+/** Kernel sources (uevents, rtnetlink links) and SIGHUP. */
 export function kernelSources(log: pino.Logger): Observable<AgentEvent> {
-  const withRetry = (name: string, src: Observable<AgentEvent>) =>
-    src.pipe(
-      retry({
-        delay: (err: Error, attempt: number) => {
-          const ms = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
-          log.error({ source: name, attempt, retryInMs: ms }, `${name} source failed: ${err.message}; retrying`);
-          return timer(ms);
-        },
-        resetOnSuccess: true,
-      }),
-      // After a source recovers, what happened while it was down is unknown: resync.
-    );
   const onDropped = (why: string) => log.warn({ source: 'netlink' }, why);
   return merge(
-    withRetry('uevent', uevents$({ onDropped, recvBufferSize: 4 << 20 })),
-    withRetry('rtnetlink', links$({ onDropped, recvBufferSize: 1 << 20 }).pipe(distinctLinkState())),
+    resilient('uevent', uevents$({ onDropped, recvBufferSize: 4 << 20 }), log),
+    resilient('rtnetlink', links$({ onDropped, recvBufferSize: 1 << 20 }).pipe(distinctLinkState()), log),
     signals$(),
   );
 }
