@@ -11,6 +11,7 @@ import { PolicyError, loadPolicy } from '../policy/policy.js';
 import { driftOf } from '../reconcile/drift.js';
 import { countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
+import type { TopologyCache } from '../snapshot/cpus.js';
 import { readState, writeState, type AppliedState } from '../state/state.js';
 import type { Policy } from '../types.js';
 import { describeEvent, isRelevant, type AgentEvent } from './events.js';
@@ -106,12 +107,14 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   }
 
   const serialNotes = new Set<string>();
+  const topologyCache: TopologyCache = new Map();
   const runPass = async (trigger: string, events: number): Promise<void> => {
     const startedAt = process.hrtime.bigint();
     try {
       // udev's serial port list, only when a [serial:*] section may use it (see serialPorts).
       const serial = await serialPorts(opts.root, policy, serialNotes, (n) => log.warn(n));
-      const result = reconcile({ root: opts.root, policy, state, trigger, audit, ...(serial ? { serial } : {}) });
+      const hasSerial = (policy.serialSections?.length ?? 0) > 0;
+      const result = reconcile({ root: opts.root, policy, state, trigger, audit, ...(serial ? { serial } : {}), snapshot: { topologyCache, serial: hasSerial } });
       state = result.state;
       const n = countOutcomes(result.report);
       if (result.report.permissionError) log.error(result.report.permissionError);
@@ -164,6 +167,8 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         filter(isRelevant),
         tap((e) => {
           if (e.kind === 'reload') reloadWanted = true;
+          // Physical CPU hotplug (and anything we may have missed) can change the topology.
+          if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') topologyCache.clear();
           log.debug({ event: e }, describeEvent(e));
         }),
         coalesce<AgentEvent>(settle, settle * 5),

@@ -7,7 +7,7 @@ import { diffPlan } from '../applier/diff.js';
 import { changeMessage, irqSubject, type AuditRecord } from '../audit/records.js';
 import { formatCpuList } from '../cpumask/cpumask.js';
 import { assignmentOf, plan as makePlan } from '../planner/planner.js';
-import { takeSnapshot } from '../snapshot/snapshot.js';
+import { takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
 import type { AppliedState } from '../state/state.js';
 import type { Plan, Policy, SerialPortInfo, Snapshot } from '../types.js';
 import { enumerateSerialPorts } from '../serial/enumerate.js';
@@ -35,6 +35,7 @@ export interface PassOptions {
   audit?: AuditSink;
   /** Serial ports as udev lists them (serialPorts()); default: the snapshot's sysfs view. */
   serial?: SerialPortInfo[];
+  snapshot?: SnapshotOptions;
 }
 
 function subjectOf(c: ChangeResult): string {
@@ -87,7 +88,7 @@ export function reconcile(opts: PassOptions): PassResult {
   const allChanges: ChangeResult[] = [];
   for (;;) {
     passes++;
-    const snapshot = takeSnapshot(opts.root);
+    const snapshot = takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
     const previous = new Map(Object.entries(state.assignment));
     const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs: managedSet(state, snapshot) });

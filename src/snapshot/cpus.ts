@@ -94,7 +94,15 @@ function readLlc(fs: FsRoot, cpu: number): number {
   return best?.id ?? -1;
 }
 
-export function readCpuTopology(fs: FsRoot, warnings: string[]): CpuTopology {
+/**
+ * Per-CPU topology that does not change while the machine runs (package, core, cache): a
+ * long-running agent keeps it between passes, because right after a CPU comes online reading
+ * it again costs ~5x more while the kernel is still settling the new CPU. Forget it on CPU
+ * add/remove (physical hotplug).
+ */
+export type TopologyCache = Map<number, Omit<CpuInfo, 'cpu' | 'online' | 'node'>>;
+
+export function readCpuTopology(fs: FsRoot, warnings: string[], cache?: TopologyCache): CpuTopology {
   const cpuDirs = fs
     .list(CPU_DIR)
     .filter((n) => /^cpu\d+$/.test(n))
@@ -129,23 +137,27 @@ export function readCpuTopology(fs: FsRoot, warnings: string[]): CpuTopology {
   const onlineSet = new Set(online);
   const cpus: CpuInfo[] = [];
   for (const cpu of normalize([...present, ...cpuDirs])) {
-    const topo = `${CPU_DIR}/cpu${cpu}/topology`;
-    const pkg = fs.readInt(`${topo}/physical_package_id`) ?? -1;
-    const die = fs.readInt(`${topo}/die_id`) ?? 0;
-    const core = fs.readInt(`${topo}/core_id`) ?? cpu;
-    const siblings = readCpus(fs, `${topo}/thread_siblings_list`, warnings) ?? [cpu];
-    cpus.push({
-      cpu,
-      online: onlineSet.has(cpu),
-      package: pkg,
-      die,
-      core,
-      // core_id repeats across packages (and dies); the smallest sibling is unique.
-      coreKey: fs.exists(topo) ? `${pkg}:${die}:${core}` : `cpu${Math.min(...siblings)}`,
-      siblings,
-      llc: readLlc(fs, cpu),
-      node: nodeOf.get(cpu) ?? -1,
-    });
+    let t = cache?.get(cpu);
+    if (!t) {
+      const topo = `${CPU_DIR}/cpu${cpu}/topology`;
+      const known = fs.exists(topo);
+      const pkg = fs.readInt(`${topo}/physical_package_id`) ?? -1;
+      const die = fs.readInt(`${topo}/die_id`) ?? 0;
+      const core = fs.readInt(`${topo}/core_id`) ?? cpu;
+      const siblings = readCpus(fs, `${topo}/thread_siblings_list`, warnings) ?? [cpu];
+      t = {
+        package: pkg,
+        die,
+        core,
+        // core_id repeats across packages (and dies); the smallest sibling is unique.
+        coreKey: known ? `${pkg}:${die}:${core}` : `cpu${Math.min(...siblings)}`,
+        siblings,
+        llc: readLlc(fs, cpu),
+      };
+      // Offline CPUs have no topology directory: only what was really read is remembered.
+      if (known) cache?.set(cpu, t);
+    }
+    cpus.push({ cpu, online: onlineSet.has(cpu), ...t, node: nodeOf.get(cpu) ?? -1 });
   }
 
   const maxPossible = possible.length ? possible[possible.length - 1]! + 1 : cpus.length;
