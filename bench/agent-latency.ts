@@ -415,7 +415,7 @@ export async function benchAgentLatency(opts: LatencyOptions = {}): Promise<obje
       'cpu1 offline → (agent: its offline pass; irqbalance: fixed wait) → eth0 queue IRQ masks reset to 0-1 → t0 just before echo 1 > cpu1/online',
     eth0Irqs: Object.fromEntries(ETH0_IRQS.map((n, i) => [n, eth0Irqs[i]])),
     cpus: os.cpus().length,
-    settleMs: Number(/^settle-ms = (\d+)$/m.exec(fs.readFileSync(policyFile(fs.mkdtempSync(path.join(os.tmpdir(), 'affd-bench-s-'))), 'utf8'))?.[1]),
+    settleMs: Number(/^settle-ms = (\d+)$/m.exec(fs.readFileSync(policyFile(dir), 'utf8'))?.[1]),
   };
   const problems: string[] = [];
   try {
