@@ -127,7 +127,8 @@ export function readCpuTopology(fs: FsRoot, warnings: string[], cache?: Topology
   for (const name of fs.list(NODE_DIR)) {
     const m = /^node(\d+)$/.exec(name);
     if (!m) continue;
-    const cpus = readCpus(fs, `${NODE_DIR}/${name}/cpulist`, warnings) ?? [];
+    // Some captures (and old kernels' dumps) have only the mask form.
+    const cpus = readCpus(fs, `${NODE_DIR}/${name}/cpulist`, warnings) ?? readCpus(fs, `${NODE_DIR}/${name}/cpumap`, warnings, 'mask') ?? [];
     const id = Number(m[1]);
     nodes.push({ id, cpus });
     for (const c of cpus) nodeOf.set(c, id);
