@@ -130,6 +130,45 @@ describe('real hwloc topologies with synthetic NIC IRQs', () => {
     assert.ok(checked >= 40, `checked ${checked} captures`);
   });
 
+  it('real NIC trees in the hwloc captures: virtio hop, igb, i40e, mlx4 IB, bnx2 with node -1', (t) => {
+    if (names.length === 0) return t.skip('corpus not present (../shared/corpus/hwloc-linux)');
+    // Ground truth: ../shared/corpus/sysfs-net/README.md and listings/.
+    const cases: [string, string, (n: import('../src/types.js').NicInfo) => void][] = [
+      ['2pa-pcidomain32bits', 'ens3', (n) => {
+        assert.equal(n.virtio, 'virtio0');
+        assert.equal(n.pci, '0000:00:03.0');
+        assert.equal(n.numaNode, -1);
+        assert.deepEqual([n.rx.length, n.tx.length], [1, 1]);
+      }],
+      ['32em64t-2n8c+dax+nvme+mic+dimms', 'eth0', (n) => {
+        assert.equal(n.driver, 'igb');
+        assert.equal(n.msiIrqs.length, 9);
+        assert.deepEqual([n.rx.length, n.tx.length], [8, 8]);
+      }],
+      ['32intel64-2p8co2t+8ve', 'enp96s0f0', (n) => {
+        assert.equal(n.driver, 'i40e');
+        assert.equal(n.msiIrqs.length, 99);
+      }],
+      ['40intel64-2g2n4c+pcilocality', 'eth0', (n) => {
+        assert.equal(n.driver, 'bnx2');
+        assert.equal(n.numaNode, -1);
+        assert.equal(n.rx.length, 8);
+      }],
+    ];
+    for (const [tarball, ifname, check] of cases) {
+      const root = unpackHwloc(tarball);
+      if (root === null) continue;
+      try {
+        const nics = readNics(new FsRoot(root), []);
+        const nic = nics.find((n) => n.name === ifname);
+        assert.ok(nic, `${tarball}: ${ifname} among ${nics.map((n) => n.name).join(',')}`);
+        check(nic);
+      } finally {
+        removeFixture(root);
+      }
+    }
+  });
+
   it('node_exporter sysfs capture: igb ens10f0 with its MSI-X vectors and 8 rx / 8 tx queues', (t) => {
     const root = `${CORPUS}/sysfs-net/node-exporter-fixture`;
     if (!fs.existsSync(root)) return t.skip('corpus not present (../shared/corpus/sysfs-net)');
