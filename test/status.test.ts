@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { computeStatus } from '../src/cli/status.js';
 import { parseProcStat, parseSoftirqs } from '../src/snapshot/softirqs.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
+import { parseSoftnetStat } from '../src/snapshot/softnet.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const softirqs = (rx0: number, rx1: number) =>
@@ -23,6 +24,12 @@ test('status: one CPU carrying most softirq time gives an imbalance verdict', ()
   assert.deepEqual(r.cpus[0]!.queues, ['eth0:rx-0']);
   const even = computeStatus(a, { ...b, stat: parseProcStat(stat(150, 60, 1100)) }, new Map());
   assert.match(even.verdict, /^balanced/);
+  // cpu1's backlog holds packets in both samples, nothing processed: said first.
+  const row = (processed: number, backlog: number, cpu: number) => [processed, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, backlog, cpu].map((n) => n.toString(16).padStart(8, '0')).join(' ');
+  const sn = (p0: number) => parseSoftnetStat(`${row(p0, 0, 0)}\n${row(500, 36, 1)}\n`);
+  const wedged = computeStatus({ ...a, softnet: sn(100) }, { ...b, stat: parseProcStat(stat(150, 60, 1100)), softnet: sn(900) }, new Map());
+  assert.deepEqual(wedged.stuckBacklogCpus, [1]);
+  assert.match(wedged.verdict, /^wedged: the NET_RX backlog of cpu1 \(36 queued\)/);
 });
 
 test('status --json on this machine: per-CPU rows for every online CPU', () => {

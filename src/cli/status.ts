@@ -5,6 +5,7 @@
 import { FsRoot } from '../snapshot/fsroot.js';
 import { parseProcInterrupts } from '../snapshot/interrupts.js';
 import { parseProcStat, parseSoftirqs } from '../snapshot/softirqs.js';
+import { parseSoftnetStat, stuckBacklogs, type SoftnetRow } from '../snapshot/softnet.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import { table } from './render.js';
 import type { Args } from './main.js';
@@ -14,6 +15,7 @@ interface Sample {
   irqs: Map<number, Record<number, number>>;
   softirq: ReturnType<typeof parseSoftirqs>;
   stat: ReturnType<typeof parseProcStat>;
+  softnet?: SoftnetRow[];
 }
 
 function sample(fs: FsRoot): Sample {
@@ -24,6 +26,7 @@ function sample(fs: FsRoot): Sample {
     irqs: new Map(parsed.irqs.map((r) => [r.irq, r.counts])),
     softirq: parseSoftirqs(fs.read('/proc/softirqs') ?? ''),
     stat: parseProcStat(fs.read('/proc/stat') ?? ''),
+    softnet: parseSoftnetStat(fs.read('/proc/net/softnet_stat') ?? ''),
   };
 }
 
@@ -43,6 +46,8 @@ export interface StatusReport {
   /** Hottest CPU's share of all softirq time, 0..1 (NaN when there was none). */
   hottestShare: number;
   verdict: string;
+  /** CPUs whose NET_RX backlog held packets in both samples and processed none. */
+  stuckBacklogCpus: number[];
 }
 
 export function computeStatus(a: Sample, b: Sample, queuesByCpu: Map<number, string[]>): StatusReport {
@@ -66,7 +71,13 @@ export function computeStatus(a: Sample, b: Sample, queuesByCpu: Map<number, str
   else if (cpus.length > 1 && hottestShare > Math.max(0.6, 1.5 / cpus.length))
     verdict = `imbalanced: cpu${cpus[hot]} carries ${(hottestShare * 100).toFixed(0)}% of softirq time (${(loads[hot]!.softirqBusy * 100).toFixed(0)}% busy) — run 'affinityd plan' to see the fix`;
   else verdict = `balanced: hottest cpu${cpus[hot]} has ${(hottestShare * 100).toFixed(0)}% of softirq time across ${cpus.length} CPUs`;
-  return { intervalS: dt, cpus: loads, hottestShare, verdict };
+  // A wedged backlog outranks any balance verdict: packets RPS sends there are lost.
+  const stuck = a.softnet && b.softnet ? stuckBacklogs(a.softnet, b.softnet) : [];
+  if (stuck.length) {
+    const queued = stuck.map((c) => `cpu${c} (${b.softnet!.find((r) => r.cpu === c)?.backlog ?? 0} queued)`).join(', ');
+    verdict = `wedged: the NET_RX backlog of ${queued} holds packets and processes none — a kernel problem that a reboot clears; affinityd keeps these CPUs out of RPS. ${verdict}`;
+  }
+  return { intervalS: dt, cpus: loads, hottestShare, verdict, stuckBacklogCpus: stuck };
 }
 
 function queuesByCpu(root: string): Map<number, string[]> {
