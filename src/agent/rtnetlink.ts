@@ -40,27 +40,26 @@ export interface LinkSourceOptions {
  */
 export function links$(opts: LinkSourceOptions = {}): Observable<AgentEvent> {
   const open = opts.open ?? ((h: LinkHandlers) => openLinkSocket(h, { recvBufferSize: opts.recvBufferSize }));
+  // Only the kernel (port 0) is trusted; anything else is dropped and counted.
+  const fromKernel = (from: { port: number }): boolean => {
+    if (from.port === 0) return true;
+    stats.droppedSender++;
+    opts.onDropped?.(`rtnetlink message from userspace port ${from.port} dropped: only the kernel (port 0) is trusted`);
+    return false;
+  };
   return new Observable<AgentEvent>((subscriber) => {
     let handle: NlHandle;
     try {
       handle = open({
         onLink(n, from) {
           stats.received++;
-          if (from.port !== 0) {
-            stats.droppedSender++;
-            opts.onDropped?.(`rtnetlink message from userspace port ${from.port} dropped: only the kernel (port 0) is trusted`);
-            return;
-          }
+          if (!fromKernel(from)) return;
           stats.emitted++;
           subscriber.next({ kind: 'link', type: n.type, ifindex: n.ifindex, ifname: n.ifname, up: n.up, running: n.running });
         },
         onInvalid(why, from) {
           stats.received++;
-          if (from.port !== 0) {
-            stats.droppedSender++;
-            opts.onDropped?.(`rtnetlink message from userspace port ${from.port} dropped: only the kernel (port 0) is trusted`);
-            return;
-          }
+          if (!fromKernel(from)) return;
           stats.droppedInvalid++;
           opts.onDropped?.(why);
           // We cannot tell which link changed: let a full pass find out.

@@ -5,7 +5,7 @@
 // different fields are ANDed by journalctl, which is what "irq 38 on eth0 since 1h" means.
 
 import { execFile } from 'node:child_process';
-import { kindOfMessageId, RECORD_FIELDS, SYSLOG_IDENTIFIER, MESSAGE_IDS, AUDIT_KINDS, type AuditKind } from './records.js';
+import { kindOfMessageId, RECORD_FIELDS, SYSLOG_IDENTIFIER, MESSAGE_IDS, AUDIT_KINDS, type AuditKind, type AuditRecord } from './records.js';
 
 export class AuditReadError extends Error {
   constructor(message: string) {
@@ -30,23 +30,14 @@ export interface ReadAuditOptions {
   lines?: number;
 }
 
-export interface AuditEntry {
+/** A record read back: the record's own fields (AFFINITYD_*) plus what journald adds. */
+export interface AuditEntry extends Omit<AuditRecord, 'kind' | 'priority'> {
   /** When journald received it (__REALTIME_TIMESTAMP). */
   time: Date;
   /** null for records with a MESSAGE_ID this version does not know (newer writer). */
   kind: AuditKind | null;
   messageId: string | null;
   priority: number | null;
-  message: string;
-  target?: string;
-  irq?: number;
-  interface?: string;
-  queue?: string;
-  old?: string;
-  new?: string;
-  trigger?: string;
-  policy?: string;
-  error?: string;
 }
 
 const OUTPUT_FIELDS = ['MESSAGE', 'PRIORITY', 'MESSAGE_ID', ...RECORD_FIELDS.map(([, f]) => f)];
