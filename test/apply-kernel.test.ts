@@ -140,6 +140,11 @@ describe('apply on the real kernel', { concurrency: false }, () => {
     assert.match(errLines[0]!, /permission denied/);
     assert.doesNotMatch(apply.stderr, /at .*\.js:\d+/, 'no stack trace');
     assert.deepEqual(saveMasks(), mid, 'nothing written');
+    // The agent as non-root fails fast the same way instead of running without effect.
+    const agent = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--config', SHIPPED], { encoding: 'utf8', cwd: '/', timeout: 20_000 });
+    assert.equal(agent.status, 77, agent.stderr);
+    assert.match(agent.stderr, /^affinityd: .*permission denied/m);
+    assert.deepEqual(saveMasks(), mid, 'nothing written by the agent either');
     restore(before);
   });
 

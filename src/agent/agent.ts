@@ -107,6 +107,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   }
 
   const serialNotes = new Set<string>();
+  let permissionError: string | null = null;
   const topologyCache: TopologyCache = new Map();
   const runPass = async (trigger: string, events: number): Promise<void> => {
     const startedAt = process.hrtime.bigint();
@@ -117,7 +118,10 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
       const result = reconcile({ root: opts.root, policy, state, trigger, audit, ...(serial ? { serial } : {}), snapshot: { topologyCache, serial: hasSerial } });
       state = result.state;
       const n = countOutcomes(result.report);
-      if (result.report.permissionError) log.error(result.report.permissionError);
+      if (result.report.permissionError) {
+        log.error(result.report.permissionError);
+        permissionError = result.report.permissionError;
+      }
       if (n.applied + n.failed > 0 || trigger === bootTrigger) {
         try {
           writeState(stateFile, state);
@@ -148,6 +152,13 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
 
   // The first full apply: also the post-reboot reapplication.
   await runPass(bootTrigger, 0);
+  // Not root, or /proc and /sys read-only: every pass would fail the same way. Fail fast
+  // (exit 77) rather than run as a daemon that can change nothing.
+  if (permissionError !== null) {
+    await audit.close().catch(() => undefined);
+    notifier.close();
+    throw new AgentPermissionError(permissionError);
+  }
   notifier.notify('READY=1');
 
   const stop = new Subject<void>();
@@ -196,6 +207,10 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
       });
     void sub;
   });
+}
+
+export class AgentPermissionError extends Error {
+  override name = 'AgentPermissionError';
 }
 
 /** True when the state was written before this boot (so this start is a reboot reapplication). */

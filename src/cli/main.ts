@@ -222,8 +222,13 @@ async function cmdAudit(args: Args, out: (s: string) => void): Promise<number> {
 }
 
 async function cmdRun(args: Args): Promise<number> {
-  const { runAgent } = await import('../agent/agent.js');
-  return runAgent(args);
+  const { runAgent, AgentPermissionError } = await import('../agent/agent.js');
+  try {
+    return await runAgent(args);
+  } catch (e) {
+    if (e instanceof AgentPermissionError) throw new CliError(e.message, EXIT.noperm);
+    throw e;
+  }
 }
 
 export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
