@@ -104,6 +104,12 @@ export interface NicInfo {
   localCpus: number[] | null;
   /** IRQs of the owning PCI function (msi_irqs), ascending. */
   msiIrqs: number[];
+  /**
+   * The PCI function's legacy INTx line (its `irq` file) when it has no MSI vectors: e1000,
+   * and virtio-pci without MSI-X, as on the seed's Proxmox guest (IRQ 11). Optional so
+   * captures and fixtures from before it keep their shape.
+   */
+  legacyIrq?: number | null;
   rx: RxQueue[];
   tx: TxQueue[];
 }
@@ -213,6 +219,8 @@ export interface Policy {
   excludeCpus: number[];
   allowIsolated: boolean;
   allowNohzFull: boolean;
+  /** Online a CPU the agent sees hot-added (uevent `add`), as distributions' udev rules do. */
+  onlineHotplugged: boolean;
   /** net.core.rps_sock_flow_entries to set; null = leave alone. */
   rpsSockFlowEntries: number | null;
   /** Defaults for NICs no section names. */

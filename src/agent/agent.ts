@@ -9,7 +9,9 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { Args } from '../cli/main.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
 import { driftOf } from '../reconcile/drift.js';
-import { countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
+import { changeRecord, countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
+import { applyWrites } from '../applier/applier.js';
+import { onlineWrites } from '../applier/online.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import type { TopologyCache } from '../snapshot/cpus.js';
 import { readState, writeState, type AppliedState } from '../state/state.js';
@@ -115,6 +117,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
       // udev's serial port list, only when a [serial:*] section may use it (see serialPorts).
       const serial = await serialPorts(opts.root, policy, serialNotes, (n) => log.warn(n));
       const hasSerial = (policy.serialSections?.length ?? 0) > 0;
+      const previous = state;
       const result = reconcile({ root: opts.root, policy, state, trigger, audit, ...(serial ? { serial } : {}), snapshot: { topologyCache, serial: hasSerial } });
       state = result.state;
       const n = countOutcomes(result.report);
@@ -122,7 +125,9 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         log.error(result.report.permissionError);
         permissionError = result.report.permissionError;
       }
-      if (n.applied + n.failed > 0 || trigger === bootTrigger) {
+      // Also when nothing was written but what is managed changed: a removed NIC's targets
+      // must leave the state, or the next start reports them as drift.
+      if (n.applied + n.failed > 0 || trigger === bootTrigger || !sameTargets(previous, state)) {
         try {
           writeState(stateFile, state);
         } catch (e) {
@@ -170,6 +175,20 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   // A flag, not a look at the batch: a batch keeps only its first MAX_KEPT events, so a
   // SIGHUP in the middle of an event storm would otherwise be lost.
   let reloadWanted = false;
+  // CPUs announced by an `add` uevent since the last pass (kept apart for the same reason).
+  const hotAdded = new Set<number>();
+  /** [cpus] online-hotplugged: online them before the pass, so the pass balances onto them. */
+  const onlineHotAdded = (trigger: string): void => {
+    const cpus = [...hotAdded];
+    hotAdded.clear();
+    if (!policy.onlineHotplugged || cpus.length === 0) return;
+    const report = applyWrites(onlineWrites(opts.root, cpus), { root: opts.root });
+    for (const c of report.changes) {
+      const r = changeRecord(c, trigger);
+      if (r) audit.record(r);
+      if (c.outcome !== 'applied') log.warn(`cannot online hot-added ${c.write.target}: ${c.error ?? c.outcome}`);
+    }
+  };
 
   return new Promise<number>((resolve) => {
     const sub = merge(sources, resync, watchdog)
@@ -178,6 +197,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         filter(isRelevant),
         tap((e) => {
           if (e.kind === 'reload') reloadWanted = true;
+          if (e.kind === 'cpu' && e.action === 'add') hotAdded.add(e.cpu);
           // Physical CPU hotplug (and anything we may have missed) can change the topology.
           if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') topologyCache.clear();
           log.debug({ event: e }, describeEvent(e));
@@ -189,6 +209,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
               reloadWanted = false;
               reload('SIGHUP');
             }
+            onlineHotAdded(triggerText(b));
             await runPass(triggerText(b), b.count);
             return b;
           }),
@@ -211,6 +232,11 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
 
 export class AgentPermissionError extends Error {
   override name = 'AgentPermissionError';
+}
+
+function sameTargets(a: AppliedState, b: AppliedState): boolean {
+  const key = (s: AppliedState) => JSON.stringify([s.targets, s.assignment, s.managed]);
+  return key(a) === key(b);
 }
 
 /** True when the state was written before this boot (so this start is a reboot reapplication). */

@@ -4,7 +4,7 @@
 import { equalSets, formatCpuList, formatCpuMask } from '../cpumask/cpumask.js';
 import type { Plan } from '../types.js';
 
-export type WriteKind = 'irq' | 'rps' | 'xps' | 'rps-flow-cnt' | 'sysctl';
+export type WriteKind = 'irq' | 'rps' | 'xps' | 'rps-flow-cnt' | 'sysctl' | 'cpu-online';
 
 export interface Write {
   kind: WriteKind;

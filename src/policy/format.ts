@@ -29,6 +29,7 @@ export function formatPolicy(p: Policy): string {
   kv('exclude-cpus', formatCpuList(p.excludeCpus));
   kv('allow-isolated', String(p.allowIsolated));
   kv('allow-nohz-full', String(p.allowNohzFull));
+  kv('online-hotplugged', String(p.onlineHotplugged));
 
   out.push('', '[defaults]');
   kv('strategy', p.defaults.strategy);

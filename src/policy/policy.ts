@@ -362,6 +362,7 @@ function resolve(raw: RawPolicy, errors: PolicyError[]): Policy {
     excludeCpus: [...(val<number[]>(cpus, 'exclude-cpus') ?? b.excludeCpus)],
     allowIsolated: val<boolean>(cpus, 'allow-isolated') ?? b.allowIsolated,
     allowNohzFull: val<boolean>(cpus, 'allow-nohz-full') ?? b.allowNohzFull,
+    onlineHotplugged: val<boolean>(cpus, 'online-hotplugged') ?? b.onlineHotplugged,
     rpsSockFlowEntries: val<number>(net, 'rps-sock-flow-entries') ?? b.rpsSockFlowEntries,
     defaults: { ...defaults, pin: copy(defaults.pin) },
     sections,
@@ -456,6 +457,7 @@ function rawOf(p: Policy): RawPolicy {
   set(c, 'exclude-cpus', p.excludeCpus);
   set(c, 'allow-isolated', p.allowIsolated);
   set(c, 'allow-nohz-full', p.allowNohzFull);
+  set(c, 'online-hotplugged', p.onlineHotplugged);
   const d = fixed('defaults');
   set(d, 'strategy', p.defaults.strategy);
   set(d, 'pin', p.defaults.strategy === 'pin' ? p.defaults.pin : null);

@@ -170,6 +170,7 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'exclude-cpus', sections: ['cpus'], parse: cpuList },
   { key: 'allow-isolated', sections: ['cpus'], parse: parseBool },
   { key: 'allow-nohz-full', sections: ['cpus'], parse: parseBool },
+  { key: 'online-hotplugged', sections: ['cpus'], parse: parseBool },
 
   { key: 'match-name', sections: ['net:'], parse: globList('interface name', false, checkIfname) },
   { key: 'match-driver', sections: ['net:'], parse: globList('driver', false) },
@@ -253,6 +254,7 @@ export function builtinPolicy(): Policy {
     excludeCpus: [],
     allowIsolated: false,
     allowNohzFull: false,
+    onlineHotplugged: false,
     rpsSockFlowEntries: null,
     defaults: { strategy: 'spread', pin: null, rps: 'auto', xps: 'auto', rpsFlowCnt: null, crossNode: false },
     sections: [],
