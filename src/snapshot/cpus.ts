@@ -119,7 +119,12 @@ export function readCpuTopology(fs: FsRoot, warnings: string[], cache?: Topology
   }
   const cmdline = parseCmdline(fs.readTrim('/proc/cmdline') ?? '', warnings);
   const isolated = normalize([...(readCpus(fs, `${CPU_DIR}/isolated`, warnings) ?? []), ...cmdline.isolcpus]);
-  const nohzFull = normalize([...(readCpus(fs, `${CPU_DIR}/nohz_full`, warnings) ?? []), ...cmdline.nohzFull]);
+  // Kernels before 6.3 print "(null)" here when nohz_full= was not given (the mask was never
+  // allocated): that means none, not a parse error. Seen on Debian's 6.1 in the guest lab.
+  const nohzFull = normalize([
+    ...(fs.readTrim(`${CPU_DIR}/nohz_full`) === '(null)' ? [] : (readCpus(fs, `${CPU_DIR}/nohz_full`, warnings) ?? [])),
+    ...cmdline.nohzFull,
+  ]);
 
   // NUMA nodes: node directories with a cpulist. Offline CPUs stay listed on their node.
   const nodes: { id: number; cpus: number[] }[] = [];

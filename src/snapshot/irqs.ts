@@ -46,8 +46,10 @@ export function readIrqs(fs: FsRoot, nics: NicInfo[], warnings: string[]): IrqIn
   const byPci = new Map<string, NicInfo[]>();
   const byVirtio = new Map<string, NicInfo>();
   const byName = new Map<string, NicInfo>();
+  const byLegacyIrq = new Map<number, NicInfo>();
   for (const nic of nics) {
     byName.set(nic.name, nic);
+    if (nic.legacyIrq) byLegacyIrq.set(nic.legacyIrq, nic);
     if (nic.virtio) byVirtio.set(nic.virtio, nic);
     if (nic.pci) byPci.set(nic.pci, [...(byPci.get(nic.pci) ?? []), nic]);
   }
@@ -83,7 +85,7 @@ export function readIrqs(fs: FsRoot, nics: NicInfo[], warnings: string[]): IrqIn
       queue: null,
     };
     if (info.hint !== null && info.hint.length === 0) info.hint = null;
-    info.queue = resolveQueue(info, { byPci, byVirtio, byName, names: new Set(byName.keys()) });
+    info.queue = resolveQueue(info, { byPci, byVirtio, byName, byLegacyIrq, names: new Set(byName.keys()) });
     out.push(info);
   }
   assignMsixOrder(out, nics);
@@ -101,9 +103,18 @@ interface NicIndex {
   byVirtio: Map<string, NicInfo>;
   byName: Map<string, NicInfo>;
   names: ReadonlySet<string>;
+  byLegacyIrq: Map<number, NicInfo>;
 }
 
 function resolveQueue(info: IrqInfo, idx: NicIndex): IrqInfo['queue'] {
+  // A NIC without MSI has one interrupt for everything, its INTx line, named after the
+  // interface (e1000 requests it in ndo_open as "eth1") or the virtio device ("virtio0"):
+  // that line *is* the NIC's queue IRQ. Only when the NIC is its sole user: a line shared
+  // with another device's handler cannot be moved for one of them.
+  const legacy = idx.byLegacyIrq.get(info.irq);
+  if (legacy && info.actions.length === 1 && (info.actions[0] === legacy.name || info.actions[0] === legacy.virtio)) {
+    return { role: 'rxtx', queue: 0, interface: legacy.name };
+  }
   // Shared legacy lines ("uhci_hcd:usb1, eth0, eth1") are not queue vectors.
   if (info.actions.length > 1) return null;
   // Current interface names let custom names (i210, genoa0net) count as interfaces.

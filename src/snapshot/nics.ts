@@ -118,10 +118,13 @@ export function readNics(fs: FsRoot, warnings: string[]): NicInfo[] {
     let numaNode = -1;
     let localCpus: number[] | null = null;
     let msiIrqs: number[] = [];
+    let legacyIrq: number | null = null;
     if (dev?.pciPath) {
       numaNode = fs.readInt(`${dev.pciPath}/numa_node`) ?? -1;
       localCpus = readCpus(fs, `${dev.pciPath}/local_cpulist`, warnings);
       msiIrqs = readMsiIrqs(fs, dev.pciPath);
+      // Without MSI the function interrupts on its INTx line; `irq` names it (0: none routed).
+      if (msiIrqs.length === 0) legacyIrq = fs.readInt(`${dev.pciPath}/irq`) || null;
     }
     const { rx, tx } = readQueues(fs, ifPath, warnings);
     nics.push({
@@ -134,6 +137,7 @@ export function readNics(fs: FsRoot, warnings: string[]): NicInfo[] {
       numaNode,
       localCpus,
       msiIrqs,
+      legacyIrq,
       rx,
       tx,
     });

@@ -30,7 +30,8 @@ import * as path from 'node:path';
 // ---------------------------------------------------------------------------------------
 // Spec
 
-export type NicNaming = 'virtio' | 'TxRx' | 'i40e' | 'ice' | 'mlx5' | 'ena' | 'split';
+/** intx: no MSI at all; one legacy line named after the interface (e1000 in a VM). */
+export type NicNaming = 'virtio' | 'TxRx' | 'i40e' | 'ice' | 'mlx5' | 'ena' | 'split' | 'intx';
 
 export interface FixtureNic {
   name: string;
@@ -476,6 +477,8 @@ interface PciRec {
   node: number;
   virtio: { index: number; driver: string; device: string } | null;
   irqs: number[];
+  /** Legacy INTx line of a function without MSI (its `irq` file). */
+  intx?: number;
 }
 
 const PCI_IDS: Record<string, [string, string]> = {
@@ -739,7 +742,7 @@ function writePci(w: TreeWriter, machine: FixtureMachine, p: PciRec): void {
   w.file(`${d}/vendor`, `${p.vendor}\n`, 0o444);
   w.file(`${d}/device`, `${p.device}\n`, 0o444);
   w.file(`${d}/class`, `${p.class}\n`, 0o444);
-  w.file(`${d}/irq`, '0\n', 0o444);
+  w.file(`${d}/irq`, `${p.intx ?? 0}\n`, 0o444);
   const cls = p.class.replace(/^0x/, '').replace(/^0+(?=.)/, '').toUpperCase();
   const [v, dv] = [hex4(p.vendor), hex4(p.device)];
   const cl = p.class.replace(/^0x/, '').padStart(6, '0').toUpperCase();
@@ -978,7 +981,11 @@ export function writeDeviceTree(w: TreeWriter, machine: FixtureMachine, dev: Fix
       ...(isVirtio ? { virtio: { index: virtioIndex, driver: nic.driver, device: '0x0001' } } : {}),
     });
     const aff = affinity(nic.node, undefined);
-    nicVectors({ ...nic, virtioIndex }, machine, rx, tx).forEach((v, hw) => {
+    if (nic.naming === 'intx') {
+      const irq = alloc();
+      p.intx = irq;
+      irqs.push({ irq, action: nic.name, chip: ioapic, hwirq: irq, flow: 'fasteoi', node: nic.node, affinity: aff, effective: effective(aff), hint: [], managed: false });
+    } else nicVectors({ ...nic, virtioIndex }, machine, rx, tx).forEach((v, hw) => {
       const irq = alloc();
       p.irqs.push(irq);
       irqs.push({
