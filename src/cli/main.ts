@@ -189,7 +189,9 @@ async function cmdApply(args: Args, out: (s: string) => void): Promise<number> {
   const { state, problem } = readState(stateFile);
   // A terminal wants the change table on stdout; audit records go to the journal when it is
   // there, else to stderr as JSON lines (stdout stays parseable with --json).
-  const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr });
+  // A journal that accepts nothing for 1 s is not coming back before a one-shot command ends:
+  // its records go to stderr (with a count) instead of a 5 s wait and silence.
+  const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr, client: { giveUpMs: 1000 } });
   if (problem) {
     process.stderr.write(`affinityd: warning: ${printableLine(problem)}\n`);
     audit?.record({ kind: 'failed', message: `state file ${problem}`, error: problem });
