@@ -105,10 +105,20 @@ export function hasCapNetAdmin(): boolean {
   }
 }
 
-export function applyWrites(writes: Write[], opts: { root?: string; dryRun?: boolean; netAdmin?: boolean } = {}): ApplyReport {
+export interface ApplyOptions {
+  root?: string;
+  dryRun?: boolean;
+  /** Whether EPERM on sysfs means "no CAP_NET_ADMIN" (default: read from /proc/self/status). */
+  netAdmin?: boolean;
+  /** The write itself (tests inject errno failures the kernel gives only on real hardware). */
+  writeFile?: (file: string, value: string) => void;
+}
+
+export function applyWrites(writes: Write[], opts: ApplyOptions = {}): ApplyReport {
   const root = new FsRoot(opts.root ?? '/');
   const report: ApplyReport = { changes: [], managed: [], needsReplan: false, permissionError: null };
   let netAdmin: boolean | undefined = opts.netAdmin;
+  const write = opts.writeFile ?? writeExisting;
   for (const w of writes) {
     if (opts.dryRun) {
       report.changes.push({ write: w, outcome: 'dry-run' });
@@ -121,7 +131,7 @@ export function applyWrites(writes: Write[], opts: { root?: string; dryRun?: boo
     let file = '';
     try {
       file = root.writablePath(w.path);
-      writeExisting(file, w.value);
+      write(file, w.value);
     } catch (e) {
       const code = errnoOf(e);
       switch (code) {

@@ -550,8 +550,12 @@ function readPolicyFile(file: string): string {
  * that exists but is not a readable regular file throws a PolicyError.
  */
 function policyFileExists(p: string): boolean {
-  const l = fs.lstatSync(p, { throwIfNoEntry: false });
-  if (l === undefined) return false;
+  try {
+    if (fs.lstatSync(p, { throwIfNoEntry: false }) === undefined) return false;
+  } catch (e) {
+    // ENOTDIR: /etc/affinityd is a file; EACCES: a directory on the way cannot be searched.
+    throw new PolicyError(p, null, null, null, `cannot read policy file: ${errnoText((e as NodeJS.ErrnoException).code)}`);
+  }
   let st: fs.Stats;
   try {
     st = fs.statSync(p);

@@ -2,7 +2,7 @@
 // Both `affinityd apply` and every agent re-plan run exactly this, so a lost event or a late
 // rename can never leave a wrong state behind: each pass looks at the whole system.
 
-import { applyWrites, type ApplyReport, type ChangeResult } from '../applier/applier.js';
+import { applyWrites, type ApplyOptions, type ApplyReport, type ChangeResult } from '../applier/applier.js';
 import { diffPlan } from '../applier/diff.js';
 import { changeMessage, irqSubject, type AuditRecord } from '../audit/records.js';
 import { formatCpuList } from '../cpumask/cpumask.js';
@@ -38,6 +38,8 @@ export interface PassOptions {
   snapshot?: SnapshotOptions;
   /** Clock for managed-IRQ expiry (tests). */
   now?: () => Date;
+  /** Applier seams (tests: injected write errors). */
+  apply?: Pick<ApplyOptions, 'writeFile' | 'netAdmin'>;
 }
 
 /**
@@ -107,9 +109,10 @@ export function reconcile(opts: PassOptions): PassResult {
     const snapshot = takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
     const previous = new Map(Object.entries(state.assignment));
-    const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs: managedSet(state, snapshot, now()) });
+    const managedIrqs = managedSet(state, snapshot, now());
+    const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs });
     const writes = diffPlan(plan, snapshot.topology.nrCpuIds);
-    const report = applyWrites(writes, { root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
+    const report = applyWrites(writes, { ...opts.apply, root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
     allChanges.push(...report.changes);
     for (const c of report.changes) {
       const r = changeRecord(c, opts.trigger);
@@ -117,9 +120,14 @@ export function reconcile(opts: PassOptions): PassResult {
     }
     if (!opts.dryRun) {
       const at = now().toISOString();
-      const managed = { ...state.managed };
-      const since: Record<string, string> = { ...state.managedSince };
-      for (const irq of Object.keys(managed)) since[irq] ??= state.appliedAt || at;
+      // Refusals still in force carry over; expired ones were retried by this pass and are
+      // forgotten unless refused again; new refusals start their hour now.
+      const managed: Record<string, string> = {};
+      const since: Record<string, string> = {};
+      for (const irq of managedIrqs) {
+        managed[irq] = state.managed[irq]!;
+        since[irq] = state.managedSince?.[irq] ?? (state.appliedAt || at);
+      }
       const names = new Map(snapshot.irqs.map((i) => [i.irq, i.name]));
       for (const irq of report.managed) {
         managed[irq] = names.get(irq) ?? '';
@@ -130,13 +138,7 @@ export function reconcile(opts: PassOptions): PassResult {
       // show up as false drift at the next start.
       const notInPlace = new Set<string>();
       for (const c of report.changes) {
-        if (c.outcome === 'applied') {
-          // A retried IRQ that took the write is no longer refused.
-          if (c.write.irq !== undefined) {
-            delete managed[c.write.irq];
-            delete since[c.write.irq];
-          }
-        } else notInPlace.add(c.write.target);
+        if (c.outcome !== 'applied') notInPlace.add(c.write.target);
       }
       const targets: Record<string, string> = {};
       const put = (target: string, cpus: readonly number[]): void => {
@@ -150,7 +152,7 @@ export function reconcile(opts: PassOptions): PassResult {
         trigger: opts.trigger,
         assignment: Object.fromEntries(assignmentOf(plan)),
         managed,
-        ...(Object.keys(managed).length > 0 ? { managedSince: Object.fromEntries(Object.keys(managed).map((irq) => [irq, since[irq]!])) } : {}),
+        ...(Object.keys(managed).length > 0 ? { managedSince: since } : {}),
         targets,
       };
     }
