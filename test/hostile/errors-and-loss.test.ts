@@ -160,27 +160,26 @@ describe('hostile: nothing is lost without a word', () => {
       ['main file is a directory', (etc) => fs.mkdirSync(path.join(etc, 'affinityd.ini')), /affinityd\.ini: cannot read policy file: is a directory/],
       ['main file dangles', (etc) => fs.symlinkSync('gone.ini', path.join(etc, 'affinityd.ini')), /affinityd\.ini: cannot read policy file: dangling symbolic link/],
     ];
-    for (const [what, make, want] of cases) {
-      const fx = fixture();
-      try {
-        const etc = path.join(fx.root, 'etc/affinityd');
+    // The policy is loaded before anything else is read: an empty tree is root enough.
+    const base = fs.mkdtempSync(path.join(fixtureTmpDir(), 'affinityd-pol-'));
+    try {
+      cases.forEach(([what, make, want], i) => {
+        const root = path.join(base, String(i));
+        const etc = path.join(root, 'etc/affinityd');
         fs.mkdirSync(etc, { recursive: true });
         make(etc);
-        const r = cli(['plan', '--root', fx.root]);
+        const r = cli(['plan', '--root', root]);
         assert.equal(r.status, 78, `${what}: ${r.stderr}`);
         assert.match(oneLine(r.stderr), want, what);
-      } finally {
-        fx.done();
-      }
-    }
-    const fx = fixture();
-    try {
-      fs.writeFileSync(path.join(fx.root, 'etc'), 'not a directory');
-      const r = cli(['plan', '--root', fx.root]);
+      });
+      const root = path.join(base, 'etc-file');
+      fs.mkdirSync(root);
+      fs.writeFileSync(path.join(root, 'etc'), 'not a directory');
+      const r = cli(['plan', '--root', root]);
       assert.equal(r.status, 78, r.stderr);
       assert.match(oneLine(r.stderr), /affinityd\.ini: cannot read policy file: a path component is not a directory/);
     } finally {
-      fx.done();
+      fs.rmSync(base, { recursive: true, force: true });
     }
   });
 });
