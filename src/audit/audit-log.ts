@@ -15,6 +15,7 @@
 import { once } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { JournalClient, isJournalAvailable, DEFAULT_JOURNAL_SOCKET, type JournalClientOptions, type JournalStats, type UndeliveredRecord } from './journald.js';
+import { printable } from '../text/printable.js';
 import { MESSAGE_IDS, RECORD_FIELDS, priorityOf, toJournalFields, type AuditKind, type AuditRecord } from './records.js';
 
 export type { AuditRecord } from './records.js';
@@ -66,6 +67,14 @@ function journalDestination(client: JournalClient): { write(line: string): void 
   };
 }
 
+/**
+ * JSON lines for a terminal: JSON.stringify escapes C0 controls but leaves C1 (0x9b is CSI to
+ * some terminals) and bidi overrides raw; printable() writes them as \uXXXX, still valid JSON.
+ */
+function printableLines(stream: NodeJS.WritableStream): { write(line: string): void } {
+  return { write: (line: string) => void stream.write(printable(line)) };
+}
+
 function levelFor(priority: number): 'fatal' | 'error' | 'warn' | 'info' | 'debug' {
   if (priority <= 2) return 'fatal';
   if (priority === 3) return 'error';
@@ -86,7 +95,7 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
   const warn = opts.warn ?? process.stderr;
   const fallbackName = stdout === process.stderr ? 'stderr' : stdout === process.stdout ? 'stdout' : 'the fallback stream';
   const undelivered = (records: UndeliveredRecord[], reason: string): void => {
-    for (const r of records) if (r.fallback !== undefined) stdout.write(r.fallback);
+    for (const r of records) if (r.fallback !== undefined) stdout.write(printable(r.fallback));
     warn.write(`affinityd: ${records.length} audit record(s) not delivered to the journal: ${reason}; written to ${fallbackName} as JSON lines\n`);
   };
   const client = useJournal ? new JournalClient({ ...opts.client, socketPath, onUndelivered: undelivered }) : null;
@@ -98,7 +107,7 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    client ? journalDestination(client) : stdout,
+    client ? journalDestination(client) : printableLines(stdout),
   );
 
   let closed = false;

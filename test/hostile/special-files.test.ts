@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import { createAuditLog } from '../../src/audit/audit-log.js';
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { NetlinkSocket, type RawNetlinkSocket } from 'netlink';
@@ -141,6 +143,23 @@ describe('hostile: nothing printed raw to a terminal', () => {
     } finally {
       fx.done();
     }
+  });
+
+  it('audit JSON lines (the stdout sink, the fallback stream) carry no raw C1/bidi control and stay exact JSON', async () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        text += chunk.toString();
+        cb();
+      },
+    });
+    const log = createAuditLog({ journal: 'off', stdout: stream });
+    const message = 'irq 26 (tty\u009b31m\u202e\u001b[2J) 0-1 -> 1: test';
+    log.record({ kind: 'applied', message, irq: 26 });
+    await log.close();
+    assertPrintable(text, 'audit line');
+    assert.doesNotMatch(text, /\u202e/);
+    assert.equal((JSON.parse(text) as { message: string }).message, message);
   });
 
   it('generated: printable() leaves no control character and keeps everything else (fast-check)', () => {
