@@ -135,6 +135,26 @@ describe('hostile: bounded memory and time', () => {
     }
   });
 
+  it('a garbled /proc/interrupts: a bounded list of warnings, and a header it cannot read falls back to /proc/irq', () => {
+    const fx = fixture();
+    try {
+      const file = path.join(fx.root, 'proc/interrupts');
+      const good = fs.readFileSync(file, 'utf8');
+      fs.writeFileSync(file, good + `${'x'.repeat(100)} no colon here\n`.repeat(20_000));
+      const s = takeSnapshot(fx.root);
+      assert.ok(s.irqs.length > 0);
+      assert.ok(s.warnings.length <= 110, `${s.warnings.length} warnings`);
+      assert.ok(s.warnings.some((w) => /more odd line\(s\) not listed/.test(w)));
+      assert.ok(s.warnings.every((w) => w.length < 400));
+      fs.writeFileSync(file, `${'CPUx'.repeat(10_000)}\n 38: 1 2 PCI-MSIX 0-edge virtio2-input.0\n`);
+      const g = takeSnapshot(fx.root);
+      assert.ok(g.warnings.some((w) => /garbled header.*taken from \/proc\/irq/.test(w)), g.warnings.join('\n'));
+      assert.ok(g.irqs.some((i) => i.irq === 38));
+    } finally {
+      fx.done();
+    }
+  });
+
   it('tens of MB of bad config lines: one line, exit 78, no heap death; in-process errors are capped', () => {
     const fx = fixture();
     try {
