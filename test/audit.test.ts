@@ -19,7 +19,7 @@ const unixDgram = createRequire(import.meta.url)('unix-dgram') as { createSocket
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A Writable that keeps what was written, for the stdout fallback. */
-function sink(): { stream: Writable; lines: () => Record<string, unknown>[] } {
+function sink(): { stream: Writable; lines: () => Record<string, unknown>[]; text: () => string } {
   let text = '';
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb): void {
@@ -27,7 +27,7 @@ function sink(): { stream: Writable; lines: () => Record<string, unknown>[] } {
       cb();
     },
   });
-  return { stream, lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { stream, lines: () => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>), text: () => text };
 }
 
 describe('records (pure)', () => {
@@ -213,7 +213,7 @@ describe('real journald', () => {
       });
     }
     await log.close();
-    assert.deepEqual(log.stats(), { sent: 8, queued: 0, dropped: 0, truncated: 0, failed: 0, lastError: null });
+    assert.deepEqual(log.stats(), { sent: 8, queued: 0, dropped: 0, truncated: 0, failed: 0, undelivered: 0, lastError: null });
     for (const kind of AUDIT_KINDS) {
       const got = await jd.waitFor([`MESSAGE_ID=${MESSAGE_IDS[kind]}`, 'AFFINITYD_IRQ=38'], 1);
       assert.equal(got.length, 1, kind);
@@ -348,11 +348,17 @@ describe('real journald', () => {
 
   it('audit log "on" queues until the socket appears', async (t) => {
     if (!jd) return t.skip(skipReason ?? 'journald not started');
-    const log = createAuditLog({ journal: 'on', socketPath: '/nonexistent/affinityd/socket', flushTimeoutMs: 50, client: { retryMinMs: 10, retryMaxMs: 20 } });
+    const out = sink();
+    const warn = sink();
+    const log = createAuditLog({ journal: 'on', socketPath: '/nonexistent/affinityd/socket', flushTimeoutMs: 50, stdout: out.stream, warn: warn.stream, client: { retryMinMs: 10, retryMaxMs: 20 } });
     assert.equal(log.sink, 'journal');
     log.record({ kind: 'plan-summary', message: 'nothing to do' });
     await log.close();
-    assert.equal(log.stats()?.queued, 1);
+    // Still absent at close: the record goes to the fallback stream, and stderr says so.
+    assert.equal(log.stats()?.queued, 0);
+    assert.equal(log.stats()?.undelivered, 1);
+    assert.deepEqual(out.lines().map((l) => l.message), ['nothing to do']);
+    assert.match(warn.text(), /^affinityd: 1 audit record\(s\) not delivered to the journal: the journal did not accept them within 50 ms/);
   });
 
   it('readAudit filters by irq, interface, kind and since', async (t) => {

@@ -14,7 +14,7 @@ import { applyWrites } from '../applier/applier.js';
 import { onlineWrites } from '../applier/online.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import type { TopologyCache } from '../snapshot/cpus.js';
-import { readState, writeState, type AppliedState } from '../state/state.js';
+import { readState, stateFilePath, writeState, type AppliedState } from '../state/state.js';
 import type { Policy } from '../types.js';
 import { describeEvent, isRelevant, type AgentEvent } from './events.js';
 import { createNotifier } from './notify.js';
@@ -22,7 +22,6 @@ import { coalesce, exclusivePasses, type Batch } from './pipeline.js';
 import { distinctLinkState, links$ } from './rtnetlink.js';
 import { signals$, termination$ } from './signals.js';
 import { uevents$ } from './uevent.js';
-import * as path from 'node:path';
 import * as fs from 'node:fs';
 
 export interface AgentOptions {
@@ -91,7 +90,8 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   let policy: Policy = loadPolicy(configOpts);
   const audit = opts.audit ?? createAuditLog({ journal: 'auto' });
   const notifier = createNotifier();
-  const stateFile = opts.root === '/' ? policy.agent.stateFile : path.join(opts.root, policy.agent.stateFile);
+  // In-root resolution (a fixture's links cannot take the state file out of --root).
+  const stateFile = stateFilePath(opts.root, policy.agent.stateFile);
   const loaded = readState(stateFile);
   let state: AppliedState = loaded.state;
   if (loaded.problem) log.warn(loaded.problem);

@@ -11,7 +11,7 @@
 // the binding has CLOSED the socket — so it is reported as fatal and the source re-opens.
 // An overrun seen mid-drain arrives as recvmsg ENOBUFS and the socket stays usable.
 
-import { RawNetlinkSocket, Protocol, createRtNetlink, rt } from 'netlink';
+import { RawNetlinkSocket, Protocol, createRtNetlink, parseMessages, rt } from 'netlink';
 
 /** Who sent a datagram, from recvmsg's sockaddr_nl: port 0 is the kernel. */
 export interface NlSender {
@@ -101,49 +101,71 @@ export interface LinkHandlers {
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 
-export function openLinkSocket(h: LinkHandlers, opts: { recvBufferSize?: number } = {}): NlHandle {
+/** The slice of the package's rtnetlink socket we use; tests pass one around a fake raw socket. */
+export interface RtnlLike {
+  socket: {
+    socket: { on(event: 'message', l: (buf: Buffer, rinfo: { port: number; groups: number }) => void): unknown };
+    on(event: 'error', l: (err: Error) => void): unknown;
+    close(): void;
+  };
+  addMembership(group: 'LINK'): void;
+}
+
+/**
+ * Decode one datagram and report each link message in it with THAT datagram's sender.
+ * Why not the package's 'message' event: its multipart grouping keeps NLM_F_MULTI messages
+ * across datagrams and flushes them with the sender of whichever datagram arrives next, so a
+ * userspace datagram could be reported with the kernel's port 0 and pass the sender check.
+ */
+export function handleLinkDatagram(buf: Buffer, from: NlSender, h: Pick<LinkHandlers, 'onLink' | 'onInvalid'>, isOpen: () => boolean = () => true): void {
+  let msgs: ReturnType<typeof parseMessages>;
+  try {
+    msgs = parseMessages(buf);
+  } catch (e) {
+    h.onInvalid(`undecodable rtnetlink datagram: ${errText(e)}`, from);
+    return;
+  }
+  for (const m of msgs) {
+    if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
+    let parsed: ReturnType<typeof rt.parseLinkMessage>;
+    try {
+      parsed = rt.parseLinkMessage(m.data);
+    } catch (e) {
+      h.onInvalid(`undecodable link message (type ${m.type}): ${errText(e)}`, from);
+      continue;
+    }
+    const index = parsed.data.index;
+    if (index === undefined) {
+      h.onInvalid(`link message (type ${m.type}) without ifindex`, from);
+      continue;
+    }
+    h.onLink(
+      {
+        type: m.type === RTM_NEWLINK ? 'new' : 'del',
+        ifindex: index,
+        ifname: parsed.attrs.ifname ?? null,
+        up: parsed.data.flags?.up === true,
+        running: parsed.data.flags?.running === true,
+      },
+      from,
+    );
+    if (!isOpen()) return;
+  }
+}
+
+export function openLinkSocket(h: LinkHandlers, opts: { recvBufferSize?: number; create?: () => RtnlLike } = {}): NlHandle {
   // ref: the package unrefs notification-only sockets by default; a listener must keep the
   // process alive on its own.
-  const rtnl = createRtNetlink({ ref: true, recvBufferSize: opts.recvBufferSize ?? DEFAULT_RCVBUF, sendBufferSize: 0 });
+  const rtnl: RtnlLike =
+    opts.create?.() ?? (createRtNetlink({ ref: true, recvBufferSize: opts.recvBufferSize ?? DEFAULT_RCVBUF, sendBufferSize: 0 }) as unknown as RtnlLike);
   const nls = rtnl.socket;
   let open = true;
   nls.on('error', (err) => {
-    if (open) h.onError(toError(err));
+    if (open) h.onError(toError(err as { code?: unknown }));
   });
-  nls.on('invalid', (err, _msg, rinfo) => {
-    if (open) h.onInvalid(`undecodable rtnetlink datagram: ${errText(err)}`, sender(rinfo));
-  });
-  // The header-level 'message' event, not RtNetlinkSocket's: the latter drops the message type,
-  // and NEWLINK vs DELLINK is exactly what we need.
-  nls.on('message', (msgs, rinfo) => {
-    if (!open) return;
-    const from = sender(rinfo);
-    for (const m of msgs) {
-      if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
-      let parsed: ReturnType<typeof rt.parseLinkMessage>;
-      try {
-        parsed = rt.parseLinkMessage(m.data);
-      } catch (e) {
-        h.onInvalid(`undecodable link message (type ${m.type}): ${errText(e)}`, from);
-        continue;
-      }
-      const index = parsed.data.index;
-      if (index === undefined) {
-        h.onInvalid(`link message (type ${m.type}) without ifindex`, from);
-        continue;
-      }
-      h.onLink(
-        {
-          type: m.type === RTM_NEWLINK ? 'new' : 'del',
-          ifindex: index,
-          ifname: parsed.attrs.ifname ?? null,
-          up: parsed.data.flags?.up === true,
-          running: parsed.data.flags?.running === true,
-        },
-        from,
-      );
-      if (!open) return;
-    }
+  // The raw socket's datagrams, one at a time with their own sender (see handleLinkDatagram).
+  nls.socket.on('message', (buf, rinfo) => {
+    if (open) handleLinkDatagram(buf, sender(rinfo), h, () => open);
   });
   try {
     rtnl.addMembership('LINK');

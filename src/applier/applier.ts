@@ -5,10 +5,19 @@
 // On x86 `effective_affinity` changes only when the device next interrupts, so a write is
 // verified against smp_affinity_list and effective_affinity is reported, not required.
 
+//
+// Where: every write goes through FsRoot.writablePath (links resolved inside --root, a path
+// that would leave it refused) and is opened with O_NOFOLLOW|O_NONBLOCK, then must be a
+// regular file — procfs and sysfs attributes are; a FIFO, a device or a link planted in a
+// fixture tree is a per-target failure, never a write outside the tree or a hang.
+// Nothing in here throws: any unexpected error is that target's failure, so a run always
+// ends with a per-target report, audit records and state.
+
 import * as fs from 'node:fs';
 import { equalSets, parseCpuList, parseCpuMask } from '../cpumask/cpumask.js';
-import { FsRoot } from '../snapshot/fsroot.js';
+import { FsRoot, PathEscapeError, readRegularFile } from '../snapshot/fsroot.js';
 import type { Write } from './diff.js';
+import { clip } from '../text/printable.js';
 
 export type Outcome =
   | 'applied'
@@ -43,30 +52,73 @@ function errnoOf(e: unknown): string {
   return (e as NodeJS.ErrnoException)?.code ?? 'EUNKNOWN';
 }
 
+/** A target that is not a regular file (FIFO, device, socket, directory): never written. */
+class NotRegularError extends Error {
+  readonly code = 'ENOTREG';
+}
+
 /**
  * Write without O_CREAT: a vanished /proc/irq/N must fail with ENOENT, not create a file.
- * O_TRUNC is what the shell's `echo >` does: ignored by procfs/sysfs, needed on fixture trees.
+ * O_TRUNC is what the shell's `echo >` does: ignored by procfs/sysfs (and by FIFOs and
+ * devices), needed on fixture trees. O_NONBLOCK: opening a FIFO must not wait for a reader.
  */
 function writeExisting(p: string, value: string): void {
-  const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+  const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   try {
+    if (!fs.fstatSync(fd).isFile()) throw new NotRegularError(`${p}: not a regular file`);
     fs.writeSync(fd, value);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function verify(root: FsRoot, w: Write): string | null {
-  const text = root.readTrim(w.path);
-  if (text === null) return 'could not read back';
-  if (w.cpus === null) return text === w.value ? null : `read back ${text}`;
-  const got = w.path.endsWith('_list') ? parseCpuList(text) : parseCpuMask(text);
-  return equalSets(got, w.cpus) ? null : `read back ${text}`;
+/** null when the read-back matches; what went wrong otherwise (never throws). */
+function verify(file: string, w: Write): string | null {
+  let text: string;
+  try {
+    text = readRegularFile(file, 64 * 1024, fs.constants.O_NOFOLLOW).trim();
+  } catch {
+    return 'could not read back';
+  }
+  if (w.cpus === null) return text === w.value ? null : `read back ${clip(text, 40)}`;
+  let got: number[];
+  try {
+    got = w.path.endsWith('_list') ? parseCpuList(text) : parseCpuMask(text);
+  } catch {
+    return `read back unparseable value "${clip(text, 40)}"`;
+  }
+  return equalSets(got, w.cpus) ? null : `read back ${clip(text, 40)}`;
 }
 
-export function applyWrites(writes: Write[], opts: { root?: string; dryRun?: boolean } = {}): ApplyReport {
+const CAP_NET_ADMIN = 12;
+
+/**
+ * Whether this process holds CAP_NET_ADMIN (what sysfs wants for rps_cpus/xps_cpus). With it,
+ * an EPERM on one queue is that queue's problem (a driver refusing), not "run as root".
+ */
+export function hasCapNetAdmin(): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && ((BigInt('0x' + hex) >> BigInt(CAP_NET_ADMIN)) & 1n) === 1n;
+  } catch {
+    return process.geteuid?.() === 0;
+  }
+}
+
+export interface ApplyOptions {
+  root?: string;
+  dryRun?: boolean;
+  /** Whether EPERM on sysfs means "no CAP_NET_ADMIN" (default: read from /proc/self/status). */
+  netAdmin?: boolean;
+  /** The write itself (tests inject errno failures the kernel gives only on real hardware). */
+  writeFile?: (file: string, value: string) => void;
+}
+
+export function applyWrites(writes: Write[], opts: ApplyOptions = {}): ApplyReport {
   const root = new FsRoot(opts.root ?? '/');
   const report: ApplyReport = { changes: [], managed: [], needsReplan: false, permissionError: null };
+  let netAdmin: boolean | undefined = opts.netAdmin;
+  const write = opts.writeFile ?? writeExisting;
   for (const w of writes) {
     if (opts.dryRun) {
       report.changes.push({ write: w, outcome: 'dry-run' });
@@ -76,22 +128,31 @@ export function applyWrites(writes: Write[], opts: { root?: string; dryRun?: boo
       report.changes.push({ write: w, outcome: 'not-attempted' });
       continue;
     }
+    let file = '';
     try {
-      writeExisting(root.abs(w.path), w.value);
+      file = root.writablePath(w.path);
+      write(file, w.value);
     } catch (e) {
       const code = errnoOf(e);
       switch (code) {
         case 'EPERM':
         case 'EIO':
-          // Kernel-managed IRQ (or a chip that cannot move it): permanent; remember it so
-          // the planner stops asking instead of retrying in a loop. For sysfs RPS/XPS, EPERM
-          // means a missing CAP_NET_ADMIN, which is a permission problem.
           if (w.kind === 'irq') {
+            // The kernel answers EPERM for a kernel-managed IRQ and EIO when the chip cannot
+            // move it: remember it so the planner stops asking (the state forgets it after a
+            // while, see reconcile: an immutable file or a transient refusal gets retried).
             report.changes.push({ write: w, outcome: 'skipped-managed', error: code });
             report.managed.push(w.irq!);
-          } else {
+            break;
+          }
+          // sysfs RPS/XPS: EPERM without CAP_NET_ADMIN is a permission problem for the whole
+          // run; with it, and EIO always, it is this queue's failure (a driver refusing).
+          netAdmin ??= hasCapNetAdmin();
+          if (code === 'EPERM' && !netAdmin) {
             report.permissionError = `${w.path}: ${code} (needs root / CAP_NET_ADMIN)`;
             report.changes.push({ write: w, outcome: 'permission-denied', error: code });
+          } else {
+            report.changes.push({ write: w, outcome: 'failed', error: code });
           }
           break;
         case 'ENOENT':
@@ -112,20 +173,35 @@ export function applyWrites(writes: Write[], opts: { root?: string; dryRun?: boo
           report.permissionError = `${w.path}: ${code === 'EROFS' ? 'read-only filesystem' : 'permission denied'} (run as root, outside a read-only /proc,/sys)`;
           report.changes.push({ write: w, outcome: 'permission-denied', error: code });
           break;
+        case 'EXDEV':
+        case 'ELOOP':
+        case 'ENOTREG':
+        case 'ENXIO':
+          // A link that leaves --root or loops, a link as the last component (O_NOFOLLOW), a
+          // FIFO (ENXIO: no reader), a device: the tree is not a kernel tree here. Refused.
+          report.changes.push({ write: w, outcome: 'failed', error: `${code}: ${refusal(e, code)}` });
+          break;
         default:
           // ENOSPC: interrupt vectors exhausted on the target CPU; others are unexpected.
           report.changes.push({ write: w, outcome: 'failed', error: code });
       }
       continue;
     }
-    const mismatch = verify(root, w);
+    const mismatch = verify(file, w);
     const effective = w.kind === 'irq' ? (root.readTrim(`/proc/irq/${w.irq}/effective_affinity_list`) ?? undefined) : undefined;
     report.changes.push({
       write: w,
       outcome: mismatch === null ? 'applied' : 'failed',
       ...(mismatch !== null ? { error: `verification failed: ${mismatch}` } : {}),
-      ...(effective !== undefined ? { effective } : {}),
+      ...(effective !== undefined ? { effective: clip(effective, 40) } : {}),
     });
   }
   return report;
+}
+
+function refusal(e: unknown, code: string): string {
+  if (e instanceof PathEscapeError) return e.message.slice(e.file.length + 2);
+  if (code === 'ELOOP') return 'the target is a symbolic link: refused';
+  if (code === 'ENXIO') return 'the target is a FIFO: refused';
+  return 'the target is not a regular file: refused';
 }

@@ -6,10 +6,16 @@
 // pino's JSON line back into a record and sends it as journal fields. No worker-thread
 // transport: a record must be queued for the journal before record() returns, so that flush()
 // at shutdown really covers it.
+//
+// No silent loss: a record the journal client gives up on (journal dead or wedged for the
+// client's giveUpMs, queue full, refused, left at close) is written to the fallback stream as
+// the same JSON line the stdout sink would have written, and one line on stderr says how many
+// and why.
 
 import { once } from 'node:events';
 import { pino, type Logger } from 'pino';
-import { JournalClient, isJournalAvailable, DEFAULT_JOURNAL_SOCKET, type JournalClientOptions, type JournalStats } from './journald.js';
+import { JournalClient, isJournalAvailable, DEFAULT_JOURNAL_SOCKET, type JournalClientOptions, type JournalStats, type UndeliveredRecord } from './journald.js';
+import { printable } from '../text/printable.js';
 import { MESSAGE_IDS, RECORD_FIELDS, priorityOf, toJournalFields, type AuditKind, type AuditRecord } from './records.js';
 
 export type { AuditRecord } from './records.js';
@@ -24,6 +30,8 @@ export interface AuditLogOptions {
   client?: Omit<JournalClientOptions, 'socketPath'>;
   /** How long flush()/close() wait for an absent journal before giving up (ms). */
   flushTimeoutMs?: number;
+  /** Where the "N audit records not delivered" line goes (default process.stderr). */
+  warn?: NodeJS.WritableStream;
 }
 
 export interface AuditLog {
@@ -53,9 +61,18 @@ function recordFromLine(o: Record<string, unknown>): AuditRecord {
 function journalDestination(client: JournalClient): { write(line: string): void } {
   return {
     write(line: string): void {
-      client.send(toJournalFields(recordFromLine(JSON.parse(line) as Record<string, unknown>)));
+      // The line itself is the record's fallback form, should the journal never take it.
+      client.send(toJournalFields(recordFromLine(JSON.parse(line) as Record<string, unknown>)), line.endsWith('\n') ? line : `${line}\n`);
     },
   };
+}
+
+/**
+ * JSON lines for a terminal: JSON.stringify escapes C0 controls but leaves C1 (0x9b is CSI to
+ * some terminals) and bidi overrides raw; printable() writes them as \uXXXX, still valid JSON.
+ */
+function printableLines(stream: NodeJS.WritableStream): { write(line: string): void } {
+  return { write: (line: string) => void stream.write(printable(line)) };
 }
 
 function levelFor(priority: number): 'fatal' | 'error' | 'warn' | 'info' | 'debug' {
@@ -75,7 +92,13 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
   const useJournal = mode === 'on' || (mode === 'auto' && isJournalAvailable(socketPath));
   const stdout = opts.stdout ?? process.stdout;
 
-  const client = useJournal ? new JournalClient({ ...opts.client, socketPath }) : null;
+  const warn = opts.warn ?? process.stderr;
+  const fallbackName = stdout === process.stderr ? 'stderr' : stdout === process.stdout ? 'stdout' : 'the fallback stream';
+  const undelivered = (records: UndeliveredRecord[], reason: string): void => {
+    for (const r of records) if (r.fallback !== undefined) stdout.write(printable(r.fallback));
+    warn.write(`affinityd: ${records.length} audit record(s) not delivered to the journal: ${reason}; written to ${fallbackName} as JSON lines\n`);
+  };
+  const client = useJournal ? new JournalClient({ ...opts.client, socketPath, onUndelivered: undelivered }) : null;
   const logger: Logger = pino(
     {
       level: 'trace', // audit records are never filtered by level
@@ -84,7 +107,7 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    client ? journalDestination(client) : stdout,
+    client ? journalDestination(client) : printableLines(stdout),
   );
 
   let closed = false;

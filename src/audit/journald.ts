@@ -16,6 +16,14 @@
 // queue outlives the journald process; a journald that bound the socket itself (no PID 1)
 // takes up to net.unix.max_dgram_qlen queued datagrams with it when it exits.
 //
+// Giving up: records wait only while there is hope. When no datagram has been accepted for
+// `giveUpMs` (a journald that died and left its socket, one that is wedged and never reads),
+// everything queued is handed to `onUndelivered` — the audit log writes it to its fallback
+// stream and says how many on stderr — and the retry timer stops: nothing wakes the CPU while
+// nothing is queued. The next record tries the journal again. close() does the same with what
+// it could not deliver in time, and so does a permanent refusal (EACCES) or a full queue: no
+// record leaves this client without either reaching journald or reaching `onUndelivered`.
+//
 // Large records: the protocol's fallback for datagrams over the socket limit passes a sealed
 // memfd with SCM_RIGHTS, which neither Node nor unix-dgram can do; such records are cut down to
 // fit, and AFFINITYD_TRUNCATED says how many bytes were cut.
@@ -173,6 +181,19 @@ export interface JournalClientOptions {
   idleCloseMs?: number;
   /** SYSLOG_IDENTIFIER of the "records dropped" note. */
   identifier?: string;
+  /** Give up on what is queued after this long without a successful send (ms). */
+  giveUpMs?: number;
+  /**
+   * Records that leave the client undelivered (given up, queue full, refused for good, left at
+   * close), with their `fallback` payload and why. Without it they are only counted as dropped.
+   */
+  onUndelivered?: (records: UndeliveredRecord[], reason: string) => void;
+}
+
+export interface UndeliveredRecord {
+  fields: JournalFields;
+  /** What send() was given to stand for the record elsewhere (the audit log's JSON line). */
+  fallback: string | undefined;
 }
 
 export interface JournalStats {
@@ -182,12 +203,15 @@ export interface JournalStats {
   truncated: number;
   /** Records the journal refused for good (e.g. EACCES); the last such error is kept. */
   failed: number;
+  /** Records handed to onUndelivered (fallback stream) instead of the journal. */
+  undelivered: number;
   lastError: string | null;
 }
 
 interface Pending {
   fields: JournalFields;
   buf: Buffer;
+  fallback: string | undefined;
 }
 
 export class JournalClient {
@@ -198,15 +222,21 @@ export class JournalClient {
   private readonly retryMaxMs: number;
   private readonly idleCloseMs: number;
   private readonly identifier: string;
+  private readonly giveUpMs: number;
+  private readonly onUndelivered: ((records: UndeliveredRecord[], reason: string) => void) | undefined;
+  /** When the first send failed since the last success (0: not stalled). */
+  private stalledSince = 0;
   private readonly queue: Pending[] = [];
   private socket: DgramSocket | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private backoffMs = 0;
   private droppedUnreported = 0;
-  private waiters: (() => void)[] = [];
+  private waiters: ((delivered: boolean) => void)[] = [];
+  /** Something was handed to onUndelivered since the last flush() began. */
+  private lostSinceFlush = false;
   private closed = false;
-  private readonly s: JournalStats = { sent: 0, queued: 0, dropped: 0, truncated: 0, failed: 0, lastError: null };
+  private readonly s: JournalStats = { sent: 0, queued: 0, dropped: 0, truncated: 0, failed: 0, undelivered: 0, lastError: null };
 
   constructor(opts: JournalClientOptions = {}) {
     this.socketPath = opts.socketPath ?? DEFAULT_JOURNAL_SOCKET;
@@ -216,6 +246,8 @@ export class JournalClient {
     this.retryMaxMs = opts.retryMaxMs ?? 1000;
     this.idleCloseMs = opts.idleCloseMs ?? 200;
     this.identifier = opts.identifier ?? 'affinityd';
+    this.giveUpMs = opts.giveUpMs ?? 30_000;
+    this.onUndelivered = opts.onUndelivered;
     if (!(this.maxQueue >= 1)) throw new Error(`journal: maxQueue must be >= 1, got ${this.maxQueue}`);
     if (!(this.maxDatagram >= 1024)) throw new Error(`journal: maxDatagram must be >= 1024, got ${this.maxDatagram}`);
     if (!(this.retryMinMs > 0 && this.retryMaxMs >= this.retryMinMs)) {
@@ -227,54 +259,97 @@ export class JournalClient {
     return { ...this.s, queued: this.queue.length };
   }
 
-  /** Queue one record for delivery; never throws on I/O, only on an invalid field name. */
-  send(fields: JournalFields): void {
+  /**
+   * Queue one record for delivery; never throws on I/O, only on an invalid field name.
+   * `fallback` stands for the record if it has to go elsewhere (see onUndelivered).
+   */
+  send(fields: JournalFields, fallback?: string): void {
     if (this.closed) throw new Error('journal: send() after close()');
-    const pending = this.prepare(fields);
+    const pending = this.prepare(fields, fallback);
     if (this.queue.length >= this.maxQueue) {
-      this.queue.shift();
+      const oldest = this.queue.shift()!;
       this.s.dropped++;
       this.droppedUnreported++;
+      this.giveAway([oldest], `the journal queue is full (${this.maxQueue} records)`);
     }
     this.queue.push(pending);
     // Keep order: only the drain loop sends, and it does so now unless a retry is pending.
     if (this.retryTimer === null) this.drain();
   }
 
-  /** Resolves true once every queued record was handed to journald, false after `timeoutMs`. */
+  /**
+   * Resolves true once every queued record was handed to journald; false when the queue was
+   * given up meanwhile (records went to onUndelivered) or after `timeoutMs`.
+   */
   flush(timeoutMs = 5000): Promise<boolean> {
+    this.lostSinceFlush = false;
     if (this.queue.length === 0) return Promise.resolve(true);
     // Someone is waiting: try now instead of at the end of a long backoff.
     this.retryNow();
-    if (this.queue.length === 0) return Promise.resolve(true);
+    if (this.queue.length === 0) return Promise.resolve(!this.lostSinceFlush);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
-      const done = (): void => {
+      const done = (delivered: boolean): void => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(delivered);
       };
       this.waiters.push(done);
     });
   }
 
-  /** Flush (bounded by `timeoutMs`), then release the socket; later sends throw. */
+  /**
+   * Flush (bounded by `timeoutMs`), then release the socket; later sends throw. What is still
+   * queued then goes to onUndelivered. True when everything reached journald.
+   */
   async close(timeoutMs = 5000): Promise<boolean> {
     const ok = await this.flush(timeoutMs);
     this.closed = true;
     this.clearTimers();
     this.closeSocket();
-    return ok;
+    if (this.queue.length > 0) this.giveAway(this.queue.splice(0), `the journal did not accept them within ${timeoutMs} ms`);
+    return ok && this.queue.length === 0;
   }
 
-  private prepare(fields: JournalFields): Pending {
+  private prepare(fields: JournalFields, fallback: string | undefined): Pending {
     const buf = encodeJournalFields(fields);
-    if (buf.length <= this.maxDatagram) return { fields, buf };
+    if (buf.length <= this.maxDatagram) return { fields, buf, fallback };
     const t = truncateToFit(fields, this.maxDatagram);
     this.s.truncated++;
-    return { fields: t.fields, buf: encodeJournalFields(t.fields) };
+    return { fields: t.fields, buf: encodeJournalFields(t.fields), fallback };
+  }
+
+  /** Records leave the client undelivered: to onUndelivered, counted either way. */
+  private giveAway(records: Pending[], reason: string): void {
+    if (records.length === 0) return;
+    this.lostSinceFlush = true;
+    this.s.undelivered += records.length;
+    try {
+      this.onUndelivered?.(
+        records.map((r) => ({ fields: r.fields, fallback: r.fallback })),
+        reason,
+      );
+    } catch {
+      /* a failing fallback must not break the audit path; the count is in stats */
+    }
+  }
+
+  /** Nothing was accepted for giveUpMs: hand the queue over and stop retrying until the next send. */
+  private giveUp(lastCode: number): void {
+    const records = this.queue.splice(0);
+    this.stalledSince = 0;
+    this.backoffMs = 0;
+    this.closeSocket();
+    this.giveAway(records, `the journal accepted nothing for ${Math.round(this.giveUpMs / 1000)} s (${errnoName(lastCode)} on ${this.socketPath})`);
+    this.wakeWaiters(false);
+  }
+
+  private wakeWaiters(delivered: boolean): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w(delivered);
   }
 
   private retryNow(): void {
@@ -326,12 +401,16 @@ export class JournalClient {
     while (this.queue.length > 0) {
       if (this.droppedUnreported > 0) {
         // Report the gap first, in order, so it sits where the records went missing.
-        const note = this.prepare({
-          MESSAGE: `${this.droppedUnreported} audit records were dropped while the journal was unavailable`,
-          PRIORITY: '4',
-          SYSLOG_IDENTIFIER: this.identifier,
-          AFFINITYD_DROPPED: String(this.droppedUnreported),
-        });
+        const where = this.onUndelivered ? ' (written to the fallback stream instead)' : '';
+        const note = this.prepare(
+          {
+            MESSAGE: `${this.droppedUnreported} audit records were dropped while the journal was unavailable${where}`,
+            PRIORITY: '4',
+            SYSLOG_IDENTIFIER: this.identifier,
+            AFFINITYD_DROPPED: String(this.droppedUnreported),
+          },
+          undefined,
+        );
         const code = this.sendOne(note.buf);
         if (code !== 0 && this.onError(code, note, true)) return;
         this.droppedUnreported = 0;
@@ -343,13 +422,12 @@ export class JournalClient {
         this.queue.shift();
         this.s.sent++;
         this.backoffMs = 0;
+        this.stalledSince = 0;
         continue;
       }
       if (this.onError(code, head, false)) return;
     }
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
+    this.wakeWaiters(!this.lostSinceFlush);
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null;
       if (this.queue.length === 0) this.closeSocket();
@@ -372,14 +450,21 @@ export class JournalClient {
       // A fresh socket after ENOENT/ECONNREFUSED is not needed for sendto(), but closing it
       // releases the fd during a long outage.
       if (code !== E.EAGAIN && code !== E.EWOULDBLOCK) this.closeSocket();
+      this.s.lastError = `sendto ${this.socketPath}: ${errnoName(code)}`;
+      const now = Date.now();
+      if (this.stalledSince === 0) this.stalledSince = now;
+      else if (now - this.stalledSince >= this.giveUpMs) {
+        this.giveUp(code);
+        return true;
+      }
       this.scheduleRetry(code === E.EAGAIN || code === E.EWOULDBLOCK);
       return true;
     }
-    // Permanent (EACCES, EPERM, ENOTSOCK…): waiting will not help; drop this record only.
+    // Permanent (EACCES, EPERM, ENOTSOCK…): waiting will not help; this record goes elsewhere.
     this.s.failed++;
     this.s.lastError = `sendto ${this.socketPath}: ${errnoName(code)}`;
     if (isNote) this.droppedUnreported = 0;
-    else this.queue.shift();
+    else this.giveAway([this.queue.shift()!], `the journal refused it (${errnoName(code)})`);
     return false;
   }
 

@@ -9,8 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { PolicyError, formatPolicy, loadPolicy } from '../policy/policy.js';
 import { plan as makePlan } from '../planner/planner.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
-import { readState, writeState } from '../state/state.js';
-import { countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
+import { readState, stateFilePath, writeState } from '../state/state.js';
+import { PathEscapeError } from '../snapshot/fsroot.js';
+import { clip, printable, printableLine } from '../text/printable.js';
+import { countOutcomes, managedSet, reconcile, serialPorts } from '../reconcile/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { changesText, planJson, planText } from './render.js';
 import { statusCommand } from './status.js';
@@ -145,9 +147,17 @@ export function policyOf(args: Args): Policy {
   return loadPolicy({ root: args.root, ...(args.config !== undefined ? { configFile: args.config } : {}) });
 }
 
-/** The state file lives under --root too, so fixture runs never touch the host's state. */
+/**
+ * The state file lives under --root too, so fixture runs never touch the host's state; its
+ * directory is resolved inside the root, and a tree whose links would take it outside is refused.
+ */
 export function stateFileOf(args: Args, policy: Policy): string {
-  return args.root === '/' ? policy.agent.stateFile : path.join(args.root, policy.agent.stateFile);
+  try {
+    return stateFilePath(args.root, policy.agent.stateFile);
+  } catch (e) {
+    if (e instanceof PathEscapeError) throw new CliError(`--root ${args.root}: state file ${e.message}`, EXIT.failure);
+    throw e;
+  }
 }
 
 function requireRoot(args: Args): void {
@@ -162,12 +172,12 @@ async function cmdPlan(args: Args, out: (s: string) => void): Promise<number> {
   const notes: string[] = [];
   const serial = await serialPorts(args.root, policy, new Set(), (n) => notes.push(n));
   if (serial) snapshot.serial = serial;
-  const { state } = readState(stateFileOf(args, policy));
+  const { state, problem } = readState(stateFileOf(args, policy));
   const p = makePlan(snapshot, policy, {
     previous: new Map(Object.entries(state.assignment)),
-    managedIrqs: new Set(Object.keys(state.managed).map(Number)),
+    managedIrqs: managedSet(state, snapshot, new Date()),
   });
-  p.warnings.unshift(...snapshot.warnings, ...notes);
+  p.warnings.unshift(...snapshot.warnings, ...notes, ...(problem ? [problem] : []));
   out(args.json ? JSON.stringify(planJson(p), null, 2) : planText(p));
   return EXIT.ok;
 }
@@ -179,15 +189,20 @@ async function cmdApply(args: Args, out: (s: string) => void): Promise<number> {
   const { state, problem } = readState(stateFile);
   // A terminal wants the change table on stdout; audit records go to the journal when it is
   // there, else to stderr as JSON lines (stdout stays parseable with --json).
-  const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr });
-  if (problem) audit?.record({ kind: 'failed', message: `state file ${problem}`, error: problem });
-  const serial = await serialPorts(args.root, policy, new Set(), (n) => process.stderr.write(`affinityd: ${n}\n`));
+  // A journal that accepts nothing for 1 s is not coming back before a one-shot command ends:
+  // its records go to stderr (with a count) instead of a 5 s wait and silence.
+  const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr, client: { giveUpMs: 1000 } });
+  if (problem) {
+    process.stderr.write(`affinityd: warning: ${printableLine(problem)}\n`);
+    audit?.record({ kind: 'failed', message: `state file ${problem}`, error: problem });
+  }
+  const serial = await serialPorts(args.root, policy, new Set(), (n) => process.stderr.write(`affinityd: ${printableLine(n)}\n`));
   const result = reconcile({ root: args.root, policy, state, trigger: 'apply', dryRun: args.dryRun, ...(audit ? { audit } : {}), ...(serial ? { serial } : {}) });
   if (!args.dryRun && result.report.permissionError === null) {
     try {
       writeState(stateFile, result.state);
     } catch (e) {
-      process.stderr.write(`affinityd: warning: could not save state ${stateFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      process.stderr.write(`affinityd: warning: could not save state ${printableLine(stateFile)}: ${printableLine((e as NodeJS.ErrnoException).code ?? (e as Error).message)}\n`);
     }
   }
   await audit?.close();
@@ -231,7 +246,10 @@ async function cmdRun(args: Args): Promise<number> {
   }
 }
 
-export async function main(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+export async function main(argv: string[], rawOut: (s: string) => void = (s) => process.stdout.write(s + '\n')): Promise<number> {
+  // Interface names, IRQ names, config text and journal MESSAGEs reach the terminal through
+  // here: control characters (ESC, CSI, BEL…) are shown escaped, never interpreted.
+  const out = (s: string): void => rawOut(printable(s));
   const args = parseArgs(argv);
   if (args === 'help') {
     out(USAGE);
@@ -278,7 +296,7 @@ if (isEntry) {
     },
     (e: unknown) => {
       const { code, message } = exitCodeOf(e);
-      process.stderr.write(`affinityd: ${message.split('\n')[0]}\n`);
+      process.stderr.write(`affinityd: ${printableLine(clip(message.split('\n')[0]!, 1000))}\n`);
       if (process.env.AFFINITYD_DEBUG === '1') process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
       process.exitCode = code;
     },

@@ -12,6 +12,8 @@
 //             kernel also accepts strides "0-7:2/4"; we parse those so that any list the
 //             kernel would accept on the command line reads back the same here.
 
+import { clip } from '../text/printable.js';
+
 export type CpuSet = readonly number[];
 
 /** Largest CPU count Linux supports (CONFIG_NR_CPUS max); bounds every parse. */
@@ -28,32 +30,60 @@ export function normalize(cpus: Iterable<number>): number[] {
   return [...new Set(cpus)].sort((a, b) => a - b);
 }
 
-/** Parse a cpulist ("0-3,8"); empty or whitespace-only text is the empty set. */
+/**
+ * Longest cpulist or mask text accepted. The longest list the kernel prints for MAX_CPUS CPUs
+ * (every other CPU: "0,2,…,8190") is ~20 KB; a hex mask of MAX_CPUS bits is 2 KB. Anything
+ * longer is not a CPU set, and refusing it bounds the work a hostile file can cause.
+ */
+export const MAX_CPU_TEXT = 32 * 1024;
+
+function tooLong(what: string, s: string): CpuFormatError {
+  return new CpuFormatError(`${what} of ${s.length} characters is longer than any CPU set (max ${MAX_CPU_TEXT}): "${clip(s, 40)}"`);
+}
+
+/**
+ * Parse a cpulist ("0-3,8"); empty or whitespace-only text is the empty set.
+ * Work and memory are bounded by MAX_CPU_TEXT and maxCpus, whatever the text: CPUs go into a
+ * bitmap no wider than maxCpus (a range is one fill), and a repeated element is expanded once
+ * ("0-8191" repeated 2000 times used to build a 16-million-entry array).
+ */
 export function parseCpuList(text: string, maxCpus = MAX_CPUS): number[] {
+  if (text.length > MAX_CPU_TEXT) throw tooLong('cpulist', text.trim());
   const s = text.trim();
   if (s === '') return [];
-  const out: number[] = [];
+  // Parse first (at most MAX_CPU_TEXT/2 elements), then fill a bitmap only as wide as needed.
+  const ranges: [lo: number, hi: number, used: number, group: number][] = [];
+  const seen = new Set<string>();
+  let top = 0;
   for (const raw of s.split(',')) {
     const part = raw.trim();
+    if (seen.has(part)) continue;
+    seen.add(part);
     const m = /^(\d+)(?:-(\d+)(?::(\d+)\/(\d+))?)?$/.exec(part);
-    if (!m) throw new CpuFormatError(`invalid cpulist element "${part}" in "${s}"`);
+    if (!m) throw new CpuFormatError(`invalid cpulist element "${clip(part, 40)}" in "${clip(s)}"`);
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo) throw new CpuFormatError(`descending range "${part}" in cpulist "${s}"`);
-    if (hi >= maxCpus) throw new CpuFormatError(`CPU ${hi} out of range (max ${maxCpus - 1}) in cpulist "${s}"`);
+    if (hi < lo) throw new CpuFormatError(`descending range "${clip(part, 40)}" in cpulist "${clip(s)}"`);
+    if (hi >= maxCpus) throw new CpuFormatError(`CPU ${clip(m[2] ?? m[1]!, 20)} out of range (max ${maxCpus - 1}) in cpulist "${clip(s)}"`);
+    let used = 1;
+    let group = 1;
     if (m[3] !== undefined) {
       // Kernel group syntax: "a-b:used/group" takes `used` CPUs out of every `group`.
-      const used = Number(m[3]);
-      const group = Number(m[4]);
-      if (group === 0 || used > group) throw new CpuFormatError(`invalid stride "${part}" in cpulist "${s}"`);
-      for (let base = lo; base <= hi; base += group) {
-        for (let k = 0; k < used && base + k <= hi; k++) out.push(base + k);
-      }
-    } else {
-      for (let c = lo; c <= hi; c++) out.push(c);
+      used = Number(m[3]);
+      group = Number(m[4]);
+      if (group === 0 || used > group) throw new CpuFormatError(`invalid stride "${clip(part, 40)}" in cpulist "${clip(s)}"`);
     }
+    ranges.push([lo, hi, used, group]);
+    if (hi > top) top = hi;
   }
-  return normalize(out);
+  const bits = new Uint8Array(top + 1);
+  for (const [lo, hi, used, group] of ranges) {
+    if (used >= group) bits.fill(1, lo, hi + 1);
+    else for (let base = lo; base <= hi; base += group) for (let c = base; c < base + used && c <= hi; c++) bits[c] = 1;
+  }
+  const out: number[] = [];
+  for (let c = bits.indexOf(1); c >= 0; c = bits.indexOf(1, c + 1)) out.push(c);
+  return out;
 }
 
 /** Format a CPU set as the kernel's cpulist ("0-3,8"); empty set is "". */
@@ -76,19 +106,20 @@ export function formatCpuList(cpus: CpuSet): string {
 
 /** Parse a hex mask ("ff,00000001"); "0"/"" is the empty set. */
 export function parseCpuMask(text: string, maxCpus = MAX_CPUS): number[] {
+  if (text.length > MAX_CPU_TEXT) throw tooLong('mask', text.trim());
   const s = text.trim();
   if (s === '') return [];
   const words = s.split(',');
   const out: number[] = [];
   for (let w = 0; w < words.length; w++) {
     const word = words[w]!.trim();
-    if (!/^[0-9a-fA-F]{1,8}$/.test(word)) throw new CpuFormatError(`invalid hex mask word "${word}" in "${s}"`);
+    if (!/^[0-9a-fA-F]{1,8}$/.test(word)) throw new CpuFormatError(`invalid hex mask word "${clip(word, 40)}" in "${clip(s)}"`);
     const value = parseInt(word, 16);
     const base = (words.length - 1 - w) * 32;
     for (let bit = 0; bit < 32; bit++) {
       if ((value >>> bit) & 1) {
         const cpu = base + bit;
-        if (cpu >= maxCpus) throw new CpuFormatError(`CPU ${cpu} out of range (max ${maxCpus - 1}) in mask "${s}"`);
+        if (cpu >= maxCpus) throw new CpuFormatError(`CPU ${cpu} out of range (max ${maxCpus - 1}) in mask "${clip(s)}"`);
         out.push(cpu);
       }
     }

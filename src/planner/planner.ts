@@ -68,7 +68,7 @@ export function allowedCpus(snapshot: Snapshot, policy: Policy): { cpus: number[
     // Never leave interrupts with nowhere to go: the housekeeping CPUs are the safe fallback.
     const fallback = subtract(subtract(t.online, t.isolated), t.nohzFull);
     const cpus = fallback.length ? fallback : [...t.online];
-    warnings.push(`no allowed CPU is online; falling back to ${formatCpuList(cpus)}`);
+    warnings.push(cpus.length ? `no allowed CPU is online; falling back to ${formatCpuList(cpus)}` : 'no CPU is online (unreadable or empty online list): nothing is moved');
     return { cpus, warnings };
   }
   return { cpus: base, warnings };
@@ -196,7 +196,8 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
     if (d < 0) best = c;
   }
   // Nothing open (quotas of overlapping candidate sets did not add up): least loaded overall.
-  return best < 0 ? pickCpu(unit, loads, prev, null) : best;
+  // No candidate at all (no CPU online: a broken tree) is -1, never a recursion without end.
+  return best < 0 && quota !== null ? pickCpu(unit, loads, prev, null) : best;
 }
 
 function placeUnits(units: Unit[], topo: TopoIndex): void {
@@ -208,7 +209,10 @@ function placeUnits(units: Unit[], topo: TopoIndex): void {
 
   // Phase 1: quotas.
   const quotaLoads = new Loads(topo);
-  for (const u of order) quotaLoads.add(pickCpu(u, quotaLoads, prevCount, null), u.nic);
+  for (const u of order) {
+    const c = pickCpu(u, quotaLoads, prevCount, null);
+    if (c >= 0) quotaLoads.add(c, u.nic);
+  }
   const quota = quotaLoads.counts();
 
   // Phase 2: keep what still fits, then fill.
@@ -223,7 +227,7 @@ function placeUnits(units: Unit[], topo: TopoIndex): void {
   for (const u of order) {
     if (u.cpu >= 0) continue;
     u.cpu = pickCpu(u, loads, null, quota);
-    loads.add(u.cpu, u.nic);
+    if (u.cpu >= 0) loads.add(u.cpu, u.nic);
   }
 }
 
@@ -355,6 +359,10 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
         break;
       }
       case 'node':
+        if (scope.cpus.length === 0) {
+          p.reason = 'node: no CPU to use (none online?): left alone';
+          break;
+        }
         p.desired = normalize(scope.cpus);
         p.reason = `node: ${scope.scope}`;
         break;
@@ -376,6 +384,11 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
   const queueCpu = new Map<string, number>(); // "iface/queue" → cpu
   for (const u of units.values()) {
     const { cpu, kept } = u;
+    if (cpu < 0) {
+      // No candidate CPU at all: leave the IRQ where it is rather than write an empty mask.
+      for (const irq of u.irqs) planned.get(irq.irq)!.reason = 'no CPU to spread over (none online?): left alone';
+      continue;
+    }
     if (u.nic) queueCpu.set(u.key, cpu);
     for (const irq of u.irqs) {
       const p = planned.get(irq.irq)!;

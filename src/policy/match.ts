@@ -11,6 +11,7 @@
 // which one must match (OR). A section with no match-* key is rejected by the loader.
 
 import type { Match, Policy, PolicySection, SerialMatch, SerialSection } from '../types.js';
+import { clip } from '../text/printable.js';
 
 export interface NicIdentity {
   name: string;
@@ -30,43 +31,119 @@ export interface SerialIdentity {
 
 export class GlobError extends Error {}
 
-const globCache = new Map<string, RegExp>();
+/** Longest glob accepted: names are at most a few hundred bytes, a longer pattern is a mistake. */
+export const MAX_GLOB_LENGTH = 256;
 
 /**
- * fnmatch-style glob → anchored RegExp: `*` any run (dots included, so `eth0*` matches
- * `eth0.100`), `?` one character, `[a-c]` / `[!a-c]` / `[^a-c]` classes, `\x` a literal x.
- * Throws GlobError on an unterminated class so the loader can name the key.
+ * A compiled glob: `*` any run, `?` one character, a class, or a literal. Matching walks
+ * pattern and text together and, on a mismatch, only backs up to the most recent `*` — the
+ * classic wildcard algorithm, O(pattern × text) in the worst case and never exponential.
+ * Why not RegExp (or picomatch, which compiles to one): V8's backtracking engine takes
+ * seconds on `*?*?*?…x` against a long name, long enough to trip WatchdogSec on a big host,
+ * and a reversed class (`[9-0]`) surfaced as a SyntaxError from `new RegExp`.
  */
-export function compileGlob(glob: string): RegExp {
-  const hit = globCache.get(glob);
-  if (hit !== undefined) return hit;
-  let re = '^';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i]!);
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) throw new GlobError(`unterminated '[' in glob "${glob}"`);
-      let body = glob.slice(i + 1, end);
-      let neg = '';
-      if (body.startsWith('!') || body.startsWith('^')) {
-        neg = '^';
-        body = body.slice(1);
-      }
-      if (body === '') throw new GlobError(`empty '[]' class in glob "${glob}"`);
-      re += `[${neg}${body.replace(/[\\\]^]/g, (m) => `\\${m}`)}]`;
-      i = end;
-    } else re += escapeRe(c);
-  }
-  const out = new RegExp(re + '$');
-  globCache.set(glob, out);
-  return out;
+type Token =
+  | { t: 'star' }
+  | { t: 'any' }
+  | { t: 'lit'; c: number }
+  | { t: 'class'; neg: boolean; ranges: number[] /* lo, hi pairs (UTF-16 code units) */ };
+
+export interface CompiledGlob {
+  readonly glob: string;
+  test(text: string): boolean;
 }
 
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/-]/g, (m) => `\\${m}`);
+const globCache = new Map<string, CompiledGlob>();
+const GLOB_CACHE_MAX = 4096;
+
+/**
+ * fnmatch-style glob: `*` any run (dots included, so `eth0*` matches `eth0.100`), `?` one
+ * character, `[a-c]` / `[!a-c]` / `[^a-c]` classes (`]` first in a class is literal, `-`
+ * first or last is literal), `\x` a literal x. Throws GlobError on an unterminated or empty
+ * class, a reversed range or an over-long glob, so the loader can name the key.
+ */
+export function compileGlob(glob: string): CompiledGlob {
+  const hit = globCache.get(glob);
+  if (hit !== undefined) return hit;
+  if (glob.length > MAX_GLOB_LENGTH) throw new GlobError(`glob of ${glob.length} characters is too long (max ${MAX_GLOB_LENGTH})`);
+  const tokens: Token[] = [];
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (tokens.at(-1)?.t !== 'star') tokens.push({ t: 'star' });
+    } else if (c === '?') tokens.push({ t: 'any' });
+    else if (c === '\\' && i + 1 < glob.length) tokens.push({ t: 'lit', c: glob.charCodeAt(++i) });
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) throw new GlobError(`unterminated '[' in glob "${clip(glob, 60)}"`);
+      let body = glob.slice(i + 1, end);
+      let neg = false;
+      if (body.startsWith('!') || body.startsWith('^')) {
+        neg = true;
+        body = body.slice(1);
+      }
+      if (body === '') throw new GlobError(`empty '[]' class in glob "${clip(glob, 60)}"`);
+      const ranges: number[] = [];
+      for (let k = 0; k < body.length; k++) {
+        const lo = body.charCodeAt(k);
+        if (body[k + 1] === '-' && k + 2 < body.length) {
+          const hi = body.charCodeAt(k + 2);
+          if (hi < lo) throw new GlobError(`reversed range '${body.slice(k, k + 3)}' in glob "${clip(glob, 60)}" (write '${body[k + 2]}-${body[k]}')`);
+          ranges.push(lo, hi);
+          k += 2;
+        } else ranges.push(lo, lo);
+      }
+      tokens.push({ t: 'class', neg, ranges });
+      i = end;
+    } else tokens.push({ t: 'lit', c: glob.charCodeAt(i) });
+  }
+  const compiled: CompiledGlob = { glob, test: (text) => matchTokens(tokens, text) };
+  if (globCache.size >= GLOB_CACHE_MAX) globCache.clear();
+  globCache.set(glob, compiled);
+  return compiled;
+}
+
+function matchOne(tok: Token, c: number): boolean {
+  switch (tok.t) {
+    case 'any':
+      return true;
+    case 'lit':
+      return tok.c === c;
+    case 'class': {
+      let inside = false;
+      for (let r = 0; r < tok.ranges.length && !inside; r += 2) inside = c >= tok.ranges[r]! && c <= tok.ranges[r + 1]!;
+      return inside !== tok.neg;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Longer names (no kernel name is) never match, so matching time stays bounded. */
+export const MAX_MATCH_TEXT = 4096;
+
+function matchTokens(tokens: readonly Token[], text: string): boolean {
+  if (text.length > MAX_MATCH_TEXT) return false;
+  let p = 0; // next token
+  let t = 0; // next text position
+  let starP = -1; // token index after the last `*` seen
+  let starT = 0; // text position that `*` is currently taken to end at
+  while (t < text.length) {
+    const tok = tokens[p];
+    if (tok !== undefined && tok.t === 'star') {
+      starP = ++p;
+      starT = t;
+    } else if (tok !== undefined && matchOne(tok, text.charCodeAt(t))) {
+      p++;
+      t++;
+    } else if (starP >= 0) {
+      // Let the last `*` take one more character and retry what follows it.
+      p = starP;
+      t = ++starT;
+    } else return false;
+  }
+  while (tokens[p]?.t === 'star') p++;
+  return p === tokens.length;
 }
 
 /**
@@ -96,6 +173,7 @@ export function splitList(value: string): string[] {
 export function globMatch(glob: string, text: string): boolean {
   return compileGlob(glob).test(text);
 }
+
 
 function anyGlob(globs: readonly string[], text: string | null): boolean {
   return text !== null && globs.some((g) => globMatch(g, text));

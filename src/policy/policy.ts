@@ -13,8 +13,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Match, Policy, PolicySection, SerialMatch, SerialSection, Strategy, TriState } from '../types.js';
-import { PolicyError } from './errors.js';
+import { ErrorList, PolicyError } from './errors.js';
 import { scanIni } from './scan.js';
+import { readRegularFile, UnreadableFileError } from '../snapshot/fsroot.js';
 import {
   builtinPolicy,
   FIXED_SECTIONS,
@@ -101,16 +102,21 @@ export function policyFiles(opts: LoadOptions = {}): string[] {
   if (opts.configFile !== undefined) return [opts.configFile];
   const dir = path.join(opts.root ?? '/', 'etc/affinityd');
   const main = path.join(dir, 'affinityd.ini');
-  const files = isFile(main) ? [main] : [];
+  // Absent is normal (built-in defaults). Present but not a readable regular file — a dangling
+  // or looping link, a directory, a FIFO, /etc/affinityd being a file — is the operator's
+  // policy we cannot read: say so (exit 78) rather than apply the defaults as if it did not exist.
+  const files = policyFileExists(main) ? [main] : [];
   const dropDir = path.join(dir, 'affinityd.d');
   let names: string[] = [];
   try {
     names = fs.readdirSync(dropDir);
-  } catch {
-    // No drop-in directory is the normal case.
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // No drop-in directory is the normal case; anything else hides drop-ins we were meant to read.
+    if (code !== 'ENOENT') throw new PolicyError(dropDir, null, null, null, `cannot read the drop-in directory: ${errnoText(code)}`);
   }
   names = names.filter((n) => n.endsWith('.ini') && !n.startsWith('.')).sort(byteOrder);
-  for (const n of names) if (isFile(path.join(dropDir, n))) files.push(path.join(dropDir, n));
+  for (const n of names) if (policyFileExists(path.join(dropDir, n))) files.push(path.join(dropDir, n));
   return files;
 }
 
@@ -144,23 +150,27 @@ export function defaultPolicy(): Policy {
 
 function build(base: RawPolicy, inputs: { text: string; file: string }[]): { policy: Policy; errors: PolicyError[] } {
   let raw = base;
-  const errors: PolicyError[] = [];
+  const errors = new ErrorList();
   for (const { text, file } of inputs) {
+    if (text.length > MAX_POLICY_BYTES) {
+      errors.push(new PolicyError(file, null, null, null, `${text.length} characters, larger than any policy (max ${MAX_POLICY_BYTES}): refused`));
+      raw = { ...raw, files: [...raw.files, file] };
+      continue;
+    }
     const layer = scanLayer(text, file, errors);
     raw = merge(raw, layer, file);
   }
   const policy = resolve(raw, errors);
   rawOfPolicy.set(policy, raw);
   const order = new Map(raw.files.map((f, i) => [f, i]));
-  errors.sort((a, b) => (order.get(a.file) ?? -1) - (order.get(b.file) ?? -1) || (a.line ?? 0) - (b.line ?? 0));
-  return { policy, errors };
+  return { policy, errors: errors.list((a, b) => (order.get(a.file) ?? -1) - (order.get(b.file) ?? -1) || (a.line ?? 0) - (b.line ?? 0)) };
 }
 
 function emptyRaw(): RawPolicy {
   return { files: [], sections: new Map() };
 }
 
-function scanLayer(text: string, file: string, errors: PolicyError[]): RawSection[] {
+function scanLayer(text: string, file: string, errors: ErrorList): RawSection[] {
   const sections = new Map<string, RawSection>();
   const firstKeyLine = new Map<RawSection, Map<string, number>>();
   // undefined: before any header; null: inside a rejected header (its keys are not checked,
@@ -287,7 +297,7 @@ function merge(base: RawPolicy, layer: RawSection[], file: string): RawPolicy {
   return { files: [...base.files, file], sections };
 }
 
-function resolve(raw: RawPolicy, errors: PolicyError[]): Policy {
+function resolve(raw: RawPolicy, errors: ErrorList): Policy {
   const b = builtinPolicy();
   const sec = (name: string): RawSection | undefined => raw.sections.get(name);
   const val = <T>(s: RawSection | undefined, key: string): T | undefined => s?.keys.get(key)?.value as T | undefined;
@@ -508,22 +518,55 @@ function copy(a: number[] | null): number[] | null {
   return a === null ? null : [...a];
 }
 
-function readPolicyFile(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : code;
-    throw new PolicyError(file, null, null, null, `cannot read policy file: ${why}`);
+/** Largest policy file read; a real one is a few KB. */
+export const MAX_POLICY_BYTES = 1024 * 1024;
+
+function errnoText(code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a path component is not a directory';
+    case 'ELOOP':
+      return 'too many levels of symbolic links (a link loop)';
+    default:
+      return code ?? 'error';
   }
 }
 
-function isFile(p: string): boolean {
+function readPolicyFile(file: string): string {
   try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
+    return readRegularFile(file, MAX_POLICY_BYTES);
+  } catch (e) {
+    if (e instanceof UnreadableFileError) throw new PolicyError(file, null, null, null, `cannot read policy file: ${e.message.slice(file.length + 2)}`);
+    throw new PolicyError(file, null, null, null, `cannot read policy file: ${errnoText((e as NodeJS.ErrnoException).code)}`);
   }
+}
+
+/**
+ * Whether a policy file is there to be read: false only when nothing is at the path; a name
+ * that exists but is not a readable regular file throws a PolicyError.
+ */
+function policyFileExists(p: string): boolean {
+  try {
+    if (fs.lstatSync(p, { throwIfNoEntry: false }) === undefined) return false;
+  } catch (e) {
+    // ENOTDIR: /etc/affinityd is a file; EACCES: a directory on the way cannot be searched.
+    throw new PolicyError(p, null, null, null, `cannot read policy file: ${errnoText((e as NodeJS.ErrnoException).code)}`);
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PolicyError(p, null, null, null, `cannot read policy file: ${code === 'ENOENT' ? 'dangling symbolic link' : errnoText(code)}`);
+  }
+  if (!st.isFile()) throw new PolicyError(p, null, null, null, `cannot read policy file: ${st.isDirectory() ? 'is a directory' : 'not a regular file'}`);
+  return true;
 }
 
 function byteOrder(a: string, b: string): number {

@@ -9,6 +9,7 @@
 // so a value means the same thing here as in any other tool built on `ini`.
 
 import * as ini from 'ini';
+import { clip } from '../text/printable.js';
 
 export type Entry =
   | { type: 'section'; name: string; line: number }
@@ -27,7 +28,7 @@ export function scanIni(text: string): Entry[] {
       // ini only accepts "[name]" followed by blanks; a trailing comment is harmless, allow it.
       const m = /^\[([^\]]*)\]\s*(?:[;#].*)?$/.exec(s);
       if (m) out.push({ type: 'section', name: m[1]!.trim(), line });
-      else out.push({ type: 'bad', line, why: `malformed section header '${s}': expected '[name]'` });
+      else out.push({ type: 'bad', line, why: `malformed section header '${clip(s)}': expected '[name]'` });
       return;
     }
     const eq = s.indexOf('=');
@@ -35,12 +36,12 @@ export function scanIni(text: string): Entry[] {
       // ini would read a bare word as `key = true`; report it as a key so the message can
       // name it and say what to write instead.
       if (/^[A-Za-z0-9_.-]+$/.test(s)) out.push({ type: 'key', key: s, value: '', line, bare: true });
-      else out.push({ type: 'bad', line, why: `malformed line '${s}': expected 'key = value', '[section]' or a comment` });
+      else out.push({ type: 'bad', line, why: `malformed line '${clip(s)}': expected 'key = value', '[section]' or a comment` });
       return;
     }
     const key = s.slice(0, eq).trim();
     if (key === '') {
-      out.push({ type: 'bad', line, why: `malformed line '${s}': missing key before '='` });
+      out.push({ type: 'bad', line, why: `malformed line '${clip(s)}': missing key before '='` });
       return;
     }
     out.push({ type: 'key', key, value: decodeValue(s.slice(eq + 1)), line, bare: false });

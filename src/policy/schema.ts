@@ -6,6 +6,7 @@
 import { parseCpuList, CpuFormatError } from '../cpumask/cpumask.js';
 import type { Policy, Strategy, TriState } from '../types.js';
 import { compileGlob, GlobError, parseIrqNumberPattern, splitList } from './match.js';
+import { clip } from '../text/printable.js';
 
 /** Fixed sections by name; the prefixed kinds take a label: [net:wan], [irq:timers], [serial:gps]. */
 export type SectionKind = 'cpus' | 'defaults' | 'net' | 'agent' | 'net:' | 'irq:' | 'serial:';
@@ -44,7 +45,7 @@ function oneOf<T extends string>(choices: readonly T[]) {
   return (v: string): T => {
     const l = v.toLowerCase();
     const hit = choices.find((c) => c === l);
-    if (hit === undefined) throw new ValueError(`expected one of ${choices.join(', ')}, got '${v}'`);
+    if (hit === undefined) throw new ValueError(`expected one of ${choices.join(', ')}, got '${clip(v)}'`);
     return hit;
   };
 }
@@ -54,12 +55,12 @@ export function parseBool(v: string): boolean {
   const l = v.toLowerCase();
   if (['true', 'yes', 'on', '1'].includes(l)) return true;
   if (['false', 'no', 'off', '0'].includes(l)) return false;
-  throw new ValueError(`expected a boolean (true/false, yes/no, on/off, 1/0), got '${v}'`);
+  throw new ValueError(`expected a boolean (true/false, yes/no, on/off, 1/0), got '${clip(v)}'`);
 }
 
 function intIn(min: number, max: number, unit = '') {
   return (v: string): number => {
-    if (!/^\d+$/.test(v)) throw new ValueError(`expected a whole number${unit}, got '${v}'`);
+    if (!/^\d+$/.test(v)) throw new ValueError(`expected a whole number${unit}, got '${clip(v)}'`);
     const n = Number(v);
     if (n < min || n > max) throw new ValueError(`${n} is out of range (${min}–${max}${unit})`);
     return n;
@@ -91,7 +92,7 @@ function globList(what: string, lower: boolean, check?: (g: string) => string | 
         throw e;
       }
       const problem = check?.(g);
-      if (problem) throw new ValueError(`${what} '${g}': ${problem}`);
+      if (problem) throw new ValueError(`${what} '${clip(g)}': ${problem}`);
     }
     return globs;
   };
@@ -124,13 +125,27 @@ function irqPatterns(v: string): string[] {
   const pats = globList('IRQ pattern', false)(v);
   for (const p of pats) {
     const r = parseIrqNumberPattern(p);
-    if (r !== null && r[1] < r[0]) throw new ValueError(`descending IRQ range '${p}'`);
+    if (r !== null && r[1] < r[0]) throw new ValueError(`descending IRQ range '${clip(p)}'`);
   }
   return pats;
 }
 
 function absPath(v: string): string {
-  if (!v.startsWith('/')) throw new ValueError(`expected an absolute path, got '${v}'`);
+  if (!v.startsWith('/')) throw new ValueError(`expected an absolute path, got '${clip(v)}'`);
+  return v;
+}
+
+/**
+ * The state file: an absolute path to a file, written as root. `.`/`..` components are
+ * refused (`/../../..` climbed out of --root through a plain path join), as are a trailing
+ * '/' (no file name) and control characters.
+ */
+function stateFile(v: string): string {
+  absPath(v);
+  if (v.split('/').some((c) => c === '..' || c === '.')) throw new ValueError(`'.' and '..' are not allowed in the path, got '${clip(v)}'`);
+  if (v.endsWith('/')) throw new ValueError(`expected a file name, got the directory '${clip(v)}'`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw new ValueError('control characters are not allowed in the path');
   return v;
 }
 
@@ -147,7 +162,7 @@ function byIdGlobs(v: string): string[] {
   const globs = globList('by-id link name', false)(v).map((g) => (g.startsWith(BY_ID_DIR) ? g.slice(BY_ID_DIR.length) : g));
   for (const g of globs) {
     if (g.includes('/')) {
-      throw new ValueError(`by-id link name '${g}': a link name has no '/' (the name under ${BY_ID_DIR}, e.g. usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0)`);
+      throw new ValueError(`by-id link name '${clip(g)}': a link name has no '/' (the name under ${BY_ID_DIR}, e.g. usb-FTDI_FT232R_USB_UART_A1B2C3-if00-port0)`);
     }
   }
   return globs;
@@ -188,7 +203,7 @@ export const KEYS: readonly KeySpec[] = [
 
   { key: 'settle-ms', sections: ['agent'], parse: intIn(0, MAX_SETTLE_MS, ' ms') },
   { key: 'resync-interval', sections: ['agent'], parse: intIn(0, MAX_RESYNC_S, ' s') },
-  { key: 'state-file', sections: ['agent'], parse: absPath },
+  { key: 'state-file', sections: ['agent'], parse: stateFile },
 ];
 
 export const KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));

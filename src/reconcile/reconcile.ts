@@ -2,7 +2,7 @@
 // Both `affinityd apply` and every agent re-plan run exactly this, so a lost event or a late
 // rename can never leave a wrong state behind: each pass looks at the whole system.
 
-import { applyWrites, type ApplyReport, type ChangeResult } from '../applier/applier.js';
+import { applyWrites, type ApplyOptions, type ApplyReport, type ChangeResult } from '../applier/applier.js';
 import { diffPlan } from '../applier/diff.js';
 import { changeMessage, irqSubject, type AuditRecord } from '../audit/records.js';
 import { formatCpuList } from '../cpumask/cpumask.js';
@@ -36,7 +36,18 @@ export interface PassOptions {
   /** Serial ports as udev lists them (serialPorts()); default: the snapshot's sysfs view. */
   serial?: SerialPortInfo[];
   snapshot?: SnapshotOptions;
+  /** Clock for managed-IRQ expiry (tests). */
+  now?: () => Date;
+  /** Applier seams (tests: injected write errors). */
+  apply?: Pick<ApplyOptions, 'writeFile' | 'netAdmin'>;
 }
+
+/**
+ * How long an IRQ that refused a write (EPERM/EIO) is left alone before it is tried again.
+ * Kernel-managed IRQs refuse every time, and one skipped-managed record an hour is cheap;
+ * an immutable file that was fixed, or a transient refusal, must not be skipped forever.
+ */
+export const MANAGED_RETRY_MS = 60 * 60 * 1000;
 
 function subjectOf(c: ChangeResult): string {
   const w = c.write;
@@ -75,44 +86,74 @@ export function changeRecord(c: ChangeResult, trigger: string): AuditRecord | nu
   }
 }
 
-function managedSet(state: AppliedState, snapshot: Snapshot): Set<number> {
+/** IRQs the planner leaves alone: refused recently, and still the same device (name). */
+export function managedSet(state: AppliedState, snapshot: Snapshot, now: Date): Set<number> {
   // An IRQ number reused by another device after a rebind is not the IRQ that refused.
   const names = new Map(snapshot.irqs.map((i) => [i.irq, i.name]));
   const out = new Set<number>();
-  for (const [irq, name] of Object.entries(state.managed)) if (names.get(Number(irq)) === name) out.add(Number(irq));
+  for (const [irq, name] of Object.entries(state.managed)) {
+    if (names.get(Number(irq)) !== name) continue;
+    const since = Date.parse(state.managedSince?.[irq] ?? state.appliedAt);
+    // Unknown age counts as fresh: retried one MANAGED_RETRY_MS after this pass records it.
+    if (Number.isNaN(since) || now.getTime() - since < MANAGED_RETRY_MS) out.add(Number(irq));
+  }
   return out;
 }
 
 export function reconcile(opts: PassOptions): PassResult {
   let state = opts.state;
   let passes = 0;
+  const now = opts.now ?? (() => new Date());
   const allChanges: ChangeResult[] = [];
   for (;;) {
     passes++;
     const snapshot = takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
     const previous = new Map(Object.entries(state.assignment));
-    const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs: managedSet(state, snapshot) });
+    const managedIrqs = managedSet(state, snapshot, now());
+    const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs });
     const writes = diffPlan(plan, snapshot.topology.nrCpuIds);
-    const report = applyWrites(writes, { root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
+    const report = applyWrites(writes, { ...opts.apply, root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
     allChanges.push(...report.changes);
     for (const c of report.changes) {
       const r = changeRecord(c, opts.trigger);
       if (r) opts.audit?.record(r);
     }
     if (!opts.dryRun) {
-      const managed = { ...state.managed };
+      const at = now().toISOString();
+      // Refusals still in force carry over; expired ones were retried by this pass and are
+      // forgotten unless refused again; new refusals start their hour now.
+      const managed: Record<string, string> = {};
+      const since: Record<string, string> = {};
+      for (const irq of managedIrqs) {
+        managed[irq] = state.managed[irq]!;
+        since[irq] = state.managedSince?.[irq] ?? (state.appliedAt || at);
+      }
       const names = new Map(snapshot.irqs.map((i) => [i.irq, i.name]));
-      for (const irq of report.managed) managed[irq] = names.get(irq) ?? '';
+      for (const irq of report.managed) {
+        managed[irq] = names.get(irq) ?? '';
+        since[irq] = at;
+      }
+      // Record only what is really in place: a target whose write failed, was refused or was
+      // not attempted still holds its old value, and recording the plan's value for it would
+      // show up as false drift at the next start.
+      const notInPlace = new Set<string>();
+      for (const c of report.changes) {
+        if (c.outcome !== 'applied') notInPlace.add(c.write.target);
+      }
       const targets: Record<string, string> = {};
-      for (const p of plan.irqs) if (p.desired) targets[`irq/${p.irq}`] = formatCpuList(p.desired);
-      for (const q of plan.queues) if (q.desired) targets[`net/${q.interface}/${q.kind === 'rps' ? 'rx' : 'tx'}-${q.queue}/${q.kind}`] = formatCpuList(q.desired);
+      const put = (target: string, cpus: readonly number[]): void => {
+        if (!notInPlace.has(target)) targets[target] = formatCpuList(cpus);
+      };
+      for (const p of plan.irqs) if (p.desired) put(`irq/${p.irq}`, p.desired);
+      for (const q of plan.queues) if (q.desired) put(`net/${q.interface}/${q.kind === 'rps' ? 'rx' : 'tx'}-${q.queue}/${q.kind}`, q.desired);
       state = {
         version: 1,
-        appliedAt: new Date().toISOString(),
+        appliedAt: at,
         trigger: opts.trigger,
         assignment: Object.fromEntries(assignmentOf(plan)),
         managed,
+        ...(Object.keys(managed).length > 0 ? { managedSince: since } : {}),
         targets,
       };
     }

@@ -6,7 +6,7 @@
 // node numbers), so every field has a fallback and a missing file becomes a warning, never
 // an exception.
 
-import { parseCpuList, parseCpuMask, CpuFormatError, normalize } from '../cpumask/cpumask.js';
+import { parseCpuList, parseCpuMask, CpuFormatError, MAX_CPUS, normalize } from '../cpumask/cpumask.js';
 import type { CpuInfo, CpuTopology } from '../types.js';
 import type { FsRoot } from './fsroot.js';
 
@@ -108,6 +108,13 @@ export function readCpuTopology(fs: FsRoot, warnings: string[], cache?: Topology
     .filter((n) => /^cpu\d+$/.test(n))
     .map((n) => Number(n.slice(3)))
     .sort((a, b) => a - b);
+  // The planner sizes its per-CPU arrays by the largest CPU number: an empty `cpu99999999`
+  // directory must not allocate 400 MB. Linux has no CPU numbers beyond MAX_CPUS.
+  const beyond = cpuDirs.filter((c) => c >= MAX_CPUS);
+  if (beyond.length > 0) {
+    warnings.push(`${CPU_DIR}/cpu${beyond[0]}${beyond.length > 1 ? ` (and ${beyond.length - 1} more)` : ''}: CPU number beyond ${MAX_CPUS - 1}, ignored`);
+    cpuDirs.splice(cpuDirs.length - beyond.length);
+  }
 
   const present = readCpus(fs, `${CPU_DIR}/present`, warnings) ?? cpuDirs;
   const possible = readCpus(fs, `${CPU_DIR}/possible`, warnings) ?? present;

@@ -16,6 +16,8 @@
 // prints it differently (see classifyTail). A line we cannot make sense of becomes a warning,
 // never an exception: a snapshot must survive an odd driver name or a truncated read.
 
+import { clip } from '../text/printable.js';
+
 export interface InterruptRow {
   irq: number;
   /** Count per online CPU, keyed by CPU number (from the header, not the column index). */
@@ -63,6 +65,9 @@ export class InterruptsFormatError extends Error {
   }
 }
 
+/** Most per-line warnings one parse reports. */
+const MAX_WARNINGS = 100;
+
 /** Machine-wide counters: one value whatever the CPU count. */
 const GLOBAL_LABELS = new Set(['ERR', 'MIS', 'Err']);
 
@@ -87,7 +92,7 @@ function parseHeader(line: string | undefined, file: string): number[] {
   const seen = new Set<number>();
   for (const tok of line.trim().split(/\s+/)) {
     const m = /^CPU(\d+)$/.exec(tok);
-    if (!m) throw new InterruptsFormatError(`${file}:1: garbled header: "${tok}" is not a CPU column name`);
+    if (!m) throw new InterruptsFormatError(`${file}:1: garbled header: "${clip(tok, 40)}" is not a CPU column name`);
     const cpu = Number(m[1]);
     if (cpu > MAX_CPU) throw new InterruptsFormatError(`${file}:1: garbled header: CPU${cpu} beyond CPU${MAX_CPU}`);
     if (seen.has(cpu)) throw new InterruptsFormatError(`${file}:1: garbled header: CPU${cpu} listed twice`);
@@ -231,6 +236,12 @@ export function parseProcInterrupts(text: string, file = '/proc/interrupts'): Pa
   const irqs: InterruptRow[] = [];
   const symbolic: SymbolicRow[] = [];
   const warnings: string[] = [];
+  // One warning per odd line, but not a million of them for a garbage file: the rest are counted.
+  let unlisted = 0;
+  const warn = (w: string): void => {
+    if (warnings.length < MAX_WARNINGS) warnings.push(w);
+    else unlisted++;
+  };
   const seenIrq = new Set<number>();
 
   for (let li = 1; li < lines.length; li++) {
@@ -239,12 +250,12 @@ export function parseProcInterrupts(text: string, file = '/proc/interrupts'): Pa
     const colon = line.indexOf(':');
     if (colon < 0) {
       // Blank and whitespace-only lines occur (end of file, mid-file in fixtures): not an error.
-      if (line.trim() !== '') warnings.push(`${file}:${lineNo}: no "label:" at the start of the line, skipped`);
+      if (line.trim() !== '') warn(`${file}:${lineNo}: no "label:" at the start of the line, skipped`);
       continue;
     }
     const label = line.slice(0, colon).trim();
     if (label === '' || /\s/.test(label)) {
-      warnings.push(`${file}:${lineNo}: invalid row label "${label}", skipped`);
+      warn(`${file}:${lineNo}: invalid row label "${clip(label, 40)}", skipped`);
       continue;
     }
     const { values, end } = scanCounts(line, colon + 1, ncpu);
@@ -255,12 +266,12 @@ export function parseProcInterrupts(text: string, file = '/proc/interrupts'): Pa
     if (DIGITS.test(label)) {
       const irq = Number(label);
       if (seenIrq.has(irq)) {
-        warnings.push(`${file}:${lineNo}: IRQ ${irq} listed twice, later row skipped`);
+        warn(`${file}:${lineNo}: IRQ ${clip(label, 20)} listed twice, later row skipped`);
         continue;
       }
       seenIrq.add(irq);
       if (values.length < ncpu) {
-        warnings.push(`${file}:${lineNo}: IRQ ${irq} has ${values.length} count columns, header has ${ncpu} CPUs`);
+        warn(`${file}:${lineNo}: IRQ ${clip(label, 20)} has ${values.length} count columns, header has ${ncpu} CPUs`);
       }
       for (let k = 0; k < values.length; k++) {
         const v = values[k]!;
@@ -290,7 +301,7 @@ export function parseProcInterrupts(text: string, file = '/proc/interrupts'): Pa
       total = values[0]!;
     } else {
       if (values.length < ncpu) {
-        warnings.push(`${file}:${lineNo}: ${label} has ${values.length} count columns, header has ${ncpu} CPUs`);
+        warn(`${file}:${lineNo}: ${clip(label, 40)} has ${values.length} count columns, header has ${ncpu} CPUs`);
       }
       for (let k = 0; k < values.length; k++) {
         const v = values[k]!;
@@ -300,5 +311,6 @@ export function parseProcInterrupts(text: string, file = '/proc/interrupts'): Pa
     }
     symbolic.push({ label, counts, total, description: tail, line: lineNo });
   }
+  if (unlisted > 0) warnings.push(`${file}: ${unlisted} more odd line(s) not listed`);
   return { cpus, irqs, symbolic, warnings };
 }

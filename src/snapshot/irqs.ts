@@ -9,7 +9,7 @@
 
 import type { IrqInfo, NicInfo, QueueRef } from '../types.js';
 import type { FsRoot } from './fsroot.js';
-import { parseProcInterrupts, type InterruptRow } from './interrupts.js';
+import { InterruptsFormatError, parseProcInterrupts, type InterruptRow } from './interrupts.js';
 import { classifyIrqName } from './queue-names.js';
 import { readMsiIrqs } from './nics.js';
 import { readCpus } from './cpus.js';
@@ -27,20 +27,31 @@ export function readPciIrqOwners(fs: FsRoot): Map<number, { pci: string; virtio:
   return owners;
 }
 
+function irqsFromProcIrq(fs: FsRoot): InterruptRow[] {
+  return fs
+    .list('/proc/irq')
+    .filter((n) => /^\d{1,9}$/.test(n))
+    .map((n) => ({ irq: Number(n), counts: {}, total: 0, chip: '', actions: [], name: '', line: 0 }));
+}
+
 /** Read the per-IRQ files of every numeric IRQ row; IRQs whose /proc/irq dir vanished keep null masks. */
 export function readIrqs(fs: FsRoot, nics: NicInfo[], warnings: string[]): IrqInfo[] {
   const text = fs.read('/proc/interrupts');
   let rows: InterruptRow[];
   if (text === null) {
     warnings.push('/proc/interrupts: missing; IRQ list taken from /proc/irq without counts');
-    rows = fs
-      .list('/proc/irq')
-      .filter((n) => /^\d+$/.test(n))
-      .map((n) => ({ irq: Number(n), counts: {}, total: 0, chip: '', actions: [], name: '', line: 0 }));
+    rows = irqsFromProcIrq(fs);
   } else {
-    const parsed = parseProcInterrupts(text, fs.abs('/proc/interrupts'));
-    warnings.push(...parsed.warnings);
-    rows = parsed.irqs;
+    try {
+      const parsed = parseProcInterrupts(text, fs.abs('/proc/interrupts'));
+      warnings.push(...parsed.warnings);
+      rows = parsed.irqs;
+    } catch (e) {
+      // A garbled header: say so and plan from /proc/irq, as when the file is missing.
+      if (!(e instanceof InterruptsFormatError)) throw e;
+      warnings.push(`${e.message}; IRQ list taken from /proc/irq without counts`);
+      rows = irqsFromProcIrq(fs);
+    }
   }
   const owners = readPciIrqOwners(fs);
   const byPci = new Map<string, NicInfo[]>();

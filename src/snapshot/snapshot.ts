@@ -25,14 +25,18 @@ export function takeSnapshot(root = '/', opts: SnapshotOptions = {}): Snapshot {
   // sysfs, not udev: synchronous, and it already shows a USB adapter whose kernel uevent
   // woke the agent before udev has processed it.
   const serial = opts.serial === false ? [] : readSysfsPorts(fs, new Set(irqs.map((i) => i.irq)));
+  const stuckBacklogCpus = readStuckBacklogs(fs, topology.online);
+  const rpsSockFlowEntries = fs.readInt('/proc/sys/net/core/rps_sock_flow_entries');
+  // FIFOs, devices and oversized files met on the way (each read as absent).
+  warnings.push(...fs.problems);
   return {
     root: fs.root,
     topology,
     irqs,
     nics,
     serial,
-    stuckBacklogCpus: readStuckBacklogs(fs, topology.online),
-    rpsSockFlowEntries: fs.readInt('/proc/sys/net/core/rps_sock_flow_entries'),
+    stuckBacklogCpus,
+    rpsSockFlowEntries,
     warnings,
   };
 }
