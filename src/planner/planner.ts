@@ -200,6 +200,13 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
   return best < 0 && quota !== null ? pickCpu(unit, loads, prev, null) : best;
 }
 
+/** An rx (tx) vector for a queue index the NIC does not have in sysfs: allocated, not in use. */
+function inactiveQueue(irq: IrqInfo, nic: NicInfo): boolean {
+  const q = irq.queue!;
+  const have = q.role === 'rx' ? nic.rx.length : q.role === 'tx' ? nic.tx.length : 0;
+  return have > 0 && q.queue >= have;
+}
+
 function placeUnits(units: Unit[], topo: TopoIndex): void {
   // Most constrained first, then creation order (IRQ number order: deterministic).
   const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length || a.rank - b.rank);
@@ -336,6 +343,13 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
       p.desired = serialDecision.desired;
       p.reason = serialDecision.reason;
       p.policy = serialDecision.policy;
+      continue;
+    }
+    if (nic && inactiveQueue(irq, nic)) {
+      // virtio-net enables min(queue pairs, online CPUs) pairs at probe and keeps the rest's
+      // vectors idle until `ethtool -L`; counting them would skew the balance (seen in the
+      // guest lab: a 4-queue NIC on 3 CPUs). A `queues add` uevent re-plans when they start.
+      p.reason = `queue not enabled (${nic.name} uses ${irq.queue!.role === 'rx' ? nic.rx.length : nic.tx.length}): left alone`;
       continue;
     }
     const section = nic ? null : matchIrqSection(policy, irq.name, irq.irq);
