@@ -80,13 +80,15 @@ export function qemuArgs(spec: GuestSpec, assets: LabAssets, dir: string): strin
     // tb-size=1024: QEMU 7.2 aborts in tcg_region_initial_alloc when a vCPU is hot-added to a
     // busy guest with the default translation cache.
     '-accel', 'tcg,thread=multi,tb-size=1024',
-    '-cpu', 'max',
+    // max with an Intel vendor: TCG's max is AuthenticAMD without TOPOEXT, so the guest would
+    // see no SMT siblings at all; as GenuineIntel it reads threads from CPUID leaf 0xB.
+    '-cpu', 'max,vendor=GenuineIntel',
     '-m', String(mem),
     '-smp', `${spec.cpus.boot},maxcpus=${max},sockets=${spec.cpus.sockets},cores=${cores},threads=${threads}`,
     '-nodefaults', '-no-user-config', '-display', 'none',
     '-kernel', assets.kernel,
     '-initrd', assets.initrd,
-    '-append', 'console=ttyS0 panic=-1 loglevel=4',
+    '-append', 'console=ttyS0 panic=-1 loglevel=6',
     '-serial', `file:${path.join(dir, 'console.log')}`,
     '-qmp', `unix:${path.join(dir, 'qmp.sock')},server=on,wait=off`,
     '-device', 'virtio-serial-pci,id=vser',
@@ -238,7 +240,9 @@ export class Guest {
   async reset(timeoutMs = 120_000): Promise<void> {
     const boots = this.channel.boots;
     await this.qmp.execute('system_reset');
-    await step(`${this.spec.name}: reboot`, timeoutMs, () => this.channel.ready(boots));
+    await step(`${this.spec.name}: reboot`, timeoutMs, () => this.channel.ready(boots)).catch((e: Error) => {
+      throw new LabError(`${e.message} (console: ${this.consoleTail(3).replace(/\s+/g, ' ').trim()})`);
+    });
   }
 
   consoleTail(lines = 20): string {

@@ -1,0 +1,103 @@
+// lab/affinityd — running this project's affinityd inside a lab guest: the agent in the
+// background with its audit records as JSON lines (a guest has no journald), `plan --json`,
+// and the check that what the system shows is what the plan wants.
+//
+// The guest sees the host's tree, so the built CLI is at the same path as on the host.
+
+import * as path from 'node:path';
+import type { Guest } from './guest.js';
+import { projectRoot } from './step.js';
+
+export const CLI = path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
+
+/** One audit record as the agent prints it without a journal. */
+export interface LabRecord {
+  kind: string;
+  time: string;
+  msg?: string;
+  message?: string;
+  target?: string;
+  irq?: number;
+  interface?: string;
+  old?: string;
+  new?: string;
+  trigger?: string;
+  error?: string;
+  [k: string]: unknown;
+}
+
+export interface PlanJson {
+  allowedCpus: string;
+  irqs: { irq: number; name: string; interface: string | null; queue: number | null; role: string | null; node: number; current: string | null; desired: string | null; reason: string }[];
+  queues: { interface: string; queue: number; kind: 'rps' | 'xps'; current: string | null; desired: string | null }[];
+  warnings: string[];
+}
+
+/** Shell-quote for the guest's /bin/sh. */
+export function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export class LabAgent {
+  constructor(
+    readonly guest: Guest,
+    readonly config = '/tmp/lab.ini',
+  ) {}
+
+  async writePolicy(ini: string): Promise<void> {
+    await this.guest.sh(`printf '%s' ${q(ini)} > ${this.config}`, 30_000, 'write the policy');
+  }
+
+  /** Starts `affinityd run` and waits for its first pass (plan-summary). */
+  async start(timeoutMs = 90_000): Promise<void> {
+    await this.guest.sh(`: > /tmp/agent.out; : > /tmp/agent.err; setsid node ${CLI} run --config ${this.config} > /tmp/agent.out 2> /tmp/agent.err < /dev/null & echo $! > /tmp/agent.pid`, 30_000, 'start the agent');
+    await this.guest.waitFor(`grep -q '"plan-summary"' /tmp/agent.out || ! kill -0 $(cat /tmp/agent.pid) 2>/dev/null`, timeoutMs, 'the agent\'s first pass');
+    const alive = await this.guest.run('kill -0 $(cat /tmp/agent.pid)');
+    if (alive.code !== 0) throw new Error(`agent exited at start: ${(await this.guest.sh('tail -3 /tmp/agent.err; true')).trim()}`);
+  }
+
+  async reload(ini: string): Promise<void> {
+    await this.writePolicy(ini);
+    const before = (await this.records()).filter((r) => r.kind === 'policy-loaded' || r.kind === 'policy-rejected').length;
+    await this.guest.sh('kill -HUP $(cat /tmp/agent.pid)');
+    // SIGHUP is handled in the next pass, so wait until the agent says it took the policy.
+    await this.guest.waitFor(`[ $(grep -c -e '"policy-loaded"' -e '"policy-rejected"' /tmp/agent.out) -gt ${before} ]`, 30_000, 'the policy reload');
+  }
+
+  async stop(): Promise<void> {
+    await this.guest.run('kill $(cat /tmp/agent.pid) 2>/dev/null; i=0; while kill -0 $(cat /tmp/agent.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done', 30_000, 'stop the agent');
+  }
+
+  async records(): Promise<LabRecord[]> {
+    const out = await this.guest.sh('cat /tmp/agent.out', 30_000, 'read the audit records');
+    return out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as LabRecord);
+  }
+
+  /** The agent's operational log (warnings and errors), empty when all went well. */
+  async errors(): Promise<string> {
+    return (await this.guest.sh('cat /tmp/agent.err', 30_000, 'read the agent log')).trim();
+  }
+
+  async plan(config = this.config): Promise<PlanJson> {
+    return JSON.parse(await this.guest.sh(`node ${CLI} plan --json --config ${config}`, 120_000, 'affinityd plan --json')) as PlanJson;
+  }
+}
+
+/** Targets whose current value differs from the plan's (empty: the system is on plan). */
+export function offPlan(p: PlanJson): string[] {
+  const out: string[] = [];
+  for (const i of p.irqs) if (i.desired !== null && i.current !== null && i.current !== i.desired) out.push(`irq ${i.irq} (${i.name}) ${i.current} != ${i.desired}`);
+  for (const x of p.queues) if (x.desired !== null && x.current !== x.desired) out.push(`${x.interface} ${x.kind}-${x.queue} ${x.current} != ${x.desired}`);
+  return out;
+}
+
+/** Guest wall clock minus host wall clock (ms), from one round trip; error ≤ half of it. */
+export async function clockOffset(g: Guest): Promise<{ offsetMs: number; rttMs: number }> {
+  const t0 = Date.now();
+  const guestNs = Number((await g.sh('date +%s%N')).trim());
+  const t1 = Date.now();
+  return { offsetMs: guestNs / 1e6 - (t0 + t1) / 2, rttMs: t1 - t0 };
+}
