@@ -375,13 +375,7 @@ describe('spec options', () => {
 });
 
 describe('big1024 preset', () => {
-  const t0 = Date.now();
   const root = build(presets.big1024());
-  const ms = Date.now() - t0;
-
-  it('generates in a few seconds', () => {
-    assert.ok(ms < 10_000, `big1024 took ${ms} ms`);
-  });
 
   it('1024-CPU masks have 32 words; 4096 NIC queue IRQs numbered >= 1000', () => {
     const mask = read(root, '/sys/class/net/ens1f0np0/queues/rx-0/rps_cpus').trim();

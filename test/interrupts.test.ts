@@ -211,7 +211,8 @@ test('default file name in warnings is /proc/interrupts', () => {
   assert.deepEqual(r.warnings, ['/proc/interrupts:2: no "label:" at the start of the line, skipped']);
 });
 
-test('rows of 1152 CPUs (12.7 KB each) parse fast', () => {
+// Speed is the benchmarks' business (npm run bench), never a timed test: this checks the result.
+test('rows of 1152 CPUs (12.7 KB each) parse', () => {
   const n = 1152;
   const header = ' '.repeat(12) + Array.from({ length: n }, (_, i) => `CPU${i}`.padEnd(11)).join('');
   const row = (label: string, tail: string) =>
@@ -220,15 +221,12 @@ test('rows of 1152 CPUs (12.7 KB each) parse fast', () => {
   for (let irq = 0; irq < 1100; irq++) body.push(row(String(irq), `IR-PCI-MSI ${irq}-edge      lpfc:${irq}`));
   body.push(row('LOC', 'Local timer interrupts'), '  ERR:          0');
   const text = body.join('\n') + '\n';
-  const t0 = performance.now();
   const r = parseProcInterrupts(text);
-  const ms = performance.now() - t0;
   assert.equal(r.cpus.length, n);
   assert.equal(r.irqs.length, 1100);
   assert.equal(r.irqs[1099]!.counts[1151], 1151 * 7);
   assert.equal(r.irqs[1099]!.name, 'lpfc:1099');
   assert.deepEqual(r.warnings, []);
-  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
 });
 
 test('live /proc/interrupts: columns are the online CPUs, virtio-net queues found', (t) => {
