@@ -3,8 +3,7 @@
 // "LAB-READY <boot id>\n" each time the guest (re)boots.
 
 import * as net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LabError } from './step.js';
+import { LabError, connectUnix } from './step.js';
 
 export interface RunResult {
   code: number;
@@ -30,20 +29,7 @@ export class GuestChannel {
   }
 
   static async connect(socketPath: string, timeoutMs = 20_000): Promise<GuestChannel> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const sock = await new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect(socketPath);
-          s.once('connect', () => resolve(s));
-          s.once('error', reject);
-        });
-        return new GuestChannel(sock);
-      } catch (e) {
-        if (Date.now() > deadline) throw new LabError(`control channel ${socketPath}: ${(e as Error).message}`);
-        await sleep(100);
-      }
-    }
+    return new GuestChannel(await connectUnix(socketPath, 'control channel', timeoutMs));
   }
 
   private wake(): void {

@@ -3,8 +3,7 @@
 // kept so a caller can wait for one that arrived before it started waiting.
 
 import * as net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LabError } from './step.js';
+import { LabError, connectUnix } from './step.js';
 
 export interface QmpEvent {
   event: string;
@@ -33,23 +32,10 @@ export class Qmp {
 
   /** Connects (retrying while QEMU creates the socket) and leaves capabilities negotiation done. */
   static async connect(socketPath: string, timeoutMs = 20_000): Promise<Qmp> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const sock = await new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect(socketPath);
-          s.once('connect', () => resolve(s));
-          s.once('error', reject);
-        });
-        const q = new Qmp(sock);
-        await q.greeting();
-        await q.execute('qmp_capabilities');
-        return q;
-      } catch (e) {
-        if (Date.now() > deadline) throw new LabError(`QMP connect ${socketPath}: ${(e as Error).message}`);
-        await sleep(100);
-      }
-    }
+    const q = new Qmp(await connectUnix(socketPath, 'QMP', timeoutMs));
+    await q.greeting();
+    await q.execute('qmp_capabilities');
+    return q;
   }
 
   private greetingSeen = false;

@@ -4,6 +4,8 @@
 // fail the test with one line naming the step, not sit until CI's 90 minutes run out.
 
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,4 +38,21 @@ export function projectRoot(): string {
     dir = up;
   }
   return dir;
+}
+
+/** Connects to a unix socket QEMU is still creating: retries every 100 ms until timeoutMs. */
+export async function connectUnix(socketPath: string, what: string, timeoutMs: number): Promise<net.Socket> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect(socketPath);
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      });
+    } catch (e) {
+      if (Date.now() > deadline) throw new LabError(`${what} ${socketPath}: ${(e as Error).message}`);
+      await sleep(100);
+    }
+  }
 }
