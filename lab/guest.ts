@@ -121,6 +121,24 @@ process.once('exit', () => {
 
 let counter = 0;
 
+/**
+ * Namespaces left by lab processes that died without cleaning up (SIGKILL, or a signal
+ * Node does not run 'exit' handlers for): their QEMU died with them (pdeathsig), the
+ * namespace did not. Named afflab-<pid>-<n>, so a dead pid means a stale namespace.
+ */
+function removeStaleNamespaces(): void {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of list.matchAll(/^afflab-(\d+)-\d+/gm)) {
+    const pid = Number(m[1]);
+    if (pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') spawnSync('ip', ['netns', 'del', m[0]]);
+    }
+  }
+}
+
 export class Guest {
   private constructor(
     readonly spec: GuestSpec,
@@ -138,6 +156,7 @@ export class Guest {
   static async boot(spec: GuestSpec, bootTimeoutMs = 120_000): Promise<Guest> {
     const assets = await step('prepare the guest kernel and initramfs', 600_000, async () => prepareAssets());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `affinityd-lab-${spec.name}-`));
+    removeStaleNamespaces();
     const netns = `afflab-${process.pid}-${counter++}`;
     if (spec.diskQueues) fs.writeFileSync(path.join(dir, 'disk.img'), Buffer.alloc(0)), fs.truncateSync(path.join(dir, 'disk.img'), 16 << 20);
     const ns = spawnSync('ip', ['netns', 'add', netns], { encoding: 'utf8' });
