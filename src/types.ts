@@ -114,7 +114,7 @@ export interface NicInfo {
   tx: TxQueue[];
 }
 
-/** A serial port backed by hardware (src/serial/enumerate.ts), with the IRQs that serve it. */
+/** A serial port backed by hardware (src/snapshot/serial.ts), with the IRQs that serve it. */
 export interface SerialPortInfo {
   /** Device node ("/dev/ttyUSB0"). */
   path: string;

@@ -12,8 +12,7 @@ import { readNics } from '../src/snapshot/nics.js';
 import { FsRoot } from '../src/snapshot/fsroot.js';
 import { plan } from '../src/planner/planner.js';
 import { defaultPolicy } from '../src/policy/policy.js';
-import { reconcile } from '../src/reconcile/reconcile.js';
-import { emptyState } from '../src/state/state.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 
 const CORPUS = '/work/shared/corpus';
@@ -46,15 +45,22 @@ describe('snapshot on generated trees', () => {
       assert.equal(byName.get('virtio2-input.0')!.virtio, 'virtio2');
     }));
 
-  it('vm2: apply on the fixture writes and verifies, a second pass writes nothing', () =>
-    withFixture(buildFixture(presets.vm2()), (root) => {
-      const first = reconcile({ root, policy: defaultPolicy(), state: emptyState(), trigger: 'test' });
+  it('vm2: apply on the fixture writes and verifies, a second pass writes nothing', async () => {
+    const root = buildFixture(presets.vm2());
+    try {
+      const reconciler = new Reconciler({ root, policy: defaultPolicy() });
+      const first = await reconciler.pass('test');
       const applied = first.report.changes.filter((c) => c.outcome === 'applied').map((c) => c.write.target).sort();
       assert.deepEqual(applied, ['irq/38', 'irq/39', 'net/eth0/rx-0/rps']);
       assert.equal(fs.readFileSync(path.join(root, 'proc/irq/38/smp_affinity_list'), 'utf8').trim(), fs.readFileSync(path.join(root, 'proc/irq/39/smp_affinity_list'), 'utf8').trim());
-      const second = reconcile({ root, policy: defaultPolicy(), state: first.state, trigger: 'test' });
+      const second = await reconciler.pass('test');
       assert.deepEqual(second.report.changes, []);
-    }));
+      // A new owner reads what the first one saved: it has nothing to do either.
+      assert.deepEqual((await new Reconciler({ root, policy: defaultPolicy() }).pass('test')).report.changes, []);
+    } finally {
+      removeFixture(root);
+    }
+  });
 
   it('2-socket SMT server: NICs on their nodes, queue IRQs recognised per driver naming', () =>
     withFixture(buildFixture(presets.server2s()), (root) => {

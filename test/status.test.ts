@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { computeStatus } from '../src/cli/status.js';
+import { computeStatus } from '../src/status/load.js';
 import { parseProcStat, parseSoftirqs } from '../src/snapshot/softirqs.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 import { parseSoftnetStat } from '../src/snapshot/softnet.js';

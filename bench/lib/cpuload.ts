@@ -4,6 +4,9 @@
 // for the plots, and whether CPU hotplug disturbed a run.
 
 import { parseProcStat, parseSoftirqs, type CpuTimes, type SoftirqCounts } from '../../src/snapshot/softirqs.js';
+import { hottest, softirqTicks } from '../../src/status/load.js';
+
+export { hottest };
 
 export interface CpuSample {
   /** Milliseconds (monotonic clock). */
@@ -39,20 +42,11 @@ export function cpuDeltas(a: CpuSample, b: CpuSample): CpuDelta[] {
     const sa = a.stat[cpu]!;
     const sb = b.stat[cpu]!;
     // Counters only go forward; a negative delta means the CPU went away and came back.
-    const soft = Math.max(0, sb.softirq - sa.softirq);
+    const soft = softirqTicks(a.stat, b.stat, cpu);
     const total = Math.max(0, sb.total - sa.total);
     const d = (label: string) => Math.max(0, (b.softirqs.rows[label]?.[cpu] ?? 0) - (a.softirqs.rows[label]?.[cpu] ?? 0));
     return { cpu, softirqTicks: soft, totalTicks: total, busy: total > 0 ? Math.min(1, soft / total) : 0, netRx: d('NET_RX'), netTx: d('NET_TX') };
   });
-}
-
-/** The CPU with the most softirq time and its share of all CPUs' softirq time; null when there was none. */
-export function hottest(deltas: CpuDelta[]): { cpu: number; share: number } | null {
-  const total = deltas.reduce((s, d) => s + d.softirqTicks, 0);
-  if (!(total > 0)) return null;
-  let best = deltas[0]!;
-  for (const d of deltas) if (d.softirqTicks > best.softirqTicks) best = d;
-  return { cpu: best.cpu, share: best.softirqTicks / total };
 }
 
 export interface SeriesPoint {

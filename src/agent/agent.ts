@@ -4,20 +4,16 @@
 // stop succeeding (zigbee2mqtt's lesson).
 
 import pino from 'pino';
-import { Observable, Subject, concat, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
+import { EMPTY, Observable, concat, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
-import type { Args } from '../cli/main.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
-import { driftOf } from '../reconcile/drift.js';
-import { changeRecord, countOutcomes, reconcile, serialPorts } from '../reconcile/reconcile.js';
+import { changeRecord, countOutcomes } from '../reconcile/reconcile.js';
 import { applyWrites } from '../applier/applier.js';
 import { onlineWrites } from '../applier/online.js';
-import { takeSnapshot } from '../snapshot/snapshot.js';
-import type { TopologyCache } from '../snapshot/cpus.js';
-import { readState, stateFilePath, writeState, type AppliedState } from '../state/state.js';
-import type { Policy } from '../types.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import type { AppliedState } from '../state/state.js';
 import { describeEvent, isRelevant, type AgentEvent } from './events.js';
-import { createNotifier } from './notify.js';
+import { createNotifier, type Notifier } from './notify.js';
 import { coalesce, exclusivePasses, type Batch } from './pipeline.js';
 import { distinctLinkState, links$ } from './rtnetlink.js';
 import { signals$, termination$ } from './signals.js';
@@ -82,95 +78,89 @@ function triggerText(b: Batch<AgentEvent>): string {
   return b.count > unique.slice(0, 3).length ? `${text} (+${b.count - Math.min(3, unique.length)} more)` : text;
 }
 
+/** The drift since the last applied plan, as one audit record: after a reboot or a hotplug reset, every mask moved. */
+function reportDrift(reconciler: Reconciler, audit: AuditLog, trigger: string): void {
+  const drift = reconciler.drift();
+  if (drift.length === 0) return;
+  audit.record({
+    kind: 'drift-at-start',
+    message: `${drift.length} target(s) changed since the last apply (${reconciler.state.appliedAt}): ${drift.slice(0, 5).map((d) => `${d.target} ${d.recorded} -> ${d.current}`).join(', ')}${drift.length > 5 ? ', …' : ''}`,
+    trigger,
+  });
+}
+
+/** One pass that never throws: a pass that fails (a parse bug, an unexpected errno) must not end the agent. */
+function passRunner(reconciler: Reconciler, ctx: { log: pino.Logger; notifier: Notifier; bootTrigger: string; onPass?: (info: PassInfo) => void }) {
+  let permissionError: string | null = null;
+  const run = async (trigger: string, events: number): Promise<void> => {
+    const startedAt = process.hrtime.bigint();
+    try {
+      // The first pass always saves: it is the state the next start compares drift with.
+      const result = await reconciler.pass(trigger, { save: trigger === ctx.bootTrigger ? 'always' : 'if-changed' });
+      const n = countOutcomes(result.report);
+      if (result.report.permissionError) {
+        ctx.log.error(result.report.permissionError);
+        permissionError = result.report.permissionError;
+      }
+      if (result.saveError) ctx.log.warn(`cannot save state ${reconciler.stateFile}: ${result.saveError}`);
+      ctx.notifier.notify(`STATUS=last pass: ${trigger}; ${n.applied} changed, ${n.failed} failed`);
+      ctx.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt: process.hrtime.bigint() });
+    } catch (e) {
+      ctx.log.error({ err: e }, `pass failed (${trigger}): ${(e as Error).message}`);
+    }
+  };
+  return { run, permissionError: () => permissionError };
+}
+
+/** SIGHUP: re-read the policy; keep the last good one (and say why) when the new one is invalid. */
+function policyReloader(reconciler: Reconciler, configOpts: Parameters<typeof loadPolicy>[0], audit: AuditLog, log: pino.Logger) {
+  return (reason: string): void => {
+    try {
+      const policy = loadPolicy(configOpts);
+      reconciler.setPolicy(policy);
+      audit.record({ kind: 'policy-loaded', message: `policy reloaded (${reason}) from ${policy.files.join(', ') || 'built-in defaults'}`, trigger: 'reload' });
+    } catch (e) {
+      const msg = e instanceof PolicyError ? e.message : (e as Error).message;
+      audit.record({ kind: 'policy-rejected', message: `policy reload refused, keeping the previous policy: ${msg}`, trigger: 'reload', error: msg });
+      log.error(`policy reload refused: ${msg}`);
+    }
+  };
+}
+
 /** Start the agent; resolves with the exit code after SIGTERM/SIGINT (or `stop$`). */
 export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> = termination$()): Promise<number> {
   const log = opts.log ?? pino({ name: 'affinityd', base: null }, pino.destination(2));
   const configOpts = { root: opts.root, ...(opts.configFile !== undefined ? { configFile: opts.configFile } : {}) };
   // A policy that does not load at start is fatal (exit 78): there is no last good one yet.
-  let policy: Policy = loadPolicy(configOpts);
+  const policy = loadPolicy(configOpts);
   const audit = opts.audit ?? createAuditLog({ journal: 'auto' });
   const notifier = createNotifier();
-  // In-root resolution (a fixture's links cannot take the state file out of --root).
-  const stateFile = stateFilePath(opts.root, policy.agent.stateFile);
-  const loaded = readState(stateFile);
-  let state: AppliedState = loaded.state;
-  if (loaded.problem) log.warn(loaded.problem);
+  const reconciler = new Reconciler({ root: opts.root, policy, audit, cacheTopology: true, note: (n) => log.warn(n) });
+  if (reconciler.stateProblem) log.warn(reconciler.stateProblem);
   audit.record({ kind: 'policy-loaded', message: `policy loaded from ${policy.files.join(', ') || 'built-in defaults'}`, policy: policy.files.join(', ') || 'built-in' });
 
-  // Drift since the last applied plan: after a reboot or hotplug reset, every mask moved.
-  const bootTrigger = isAfterBoot(state) ? 'boot' : 'start';
-  const drift = driftOf(state, takeSnapshot(opts.root));
-  if (drift.length > 0) {
-    audit.record({
-      kind: 'drift-at-start',
-      message: `${drift.length} target(s) changed since the last apply (${state.appliedAt}): ${drift.slice(0, 5).map((d) => `${d.target} ${d.recorded} -> ${d.current}`).join(', ')}${drift.length > 5 ? ', …' : ''}`,
-      trigger: bootTrigger,
-    });
-  }
-
-  const serialNotes = new Set<string>();
-  let permissionError: string | null = null;
-  const topologyCache: TopologyCache = new Map();
-  const runPass = async (trigger: string, events: number): Promise<void> => {
-    const startedAt = process.hrtime.bigint();
-    try {
-      // udev's serial port list, only when a [serial:*] section may use it (see serialPorts).
-      const serial = await serialPorts(opts.root, policy, serialNotes, (n) => log.warn(n));
-      const hasSerial = (policy.serialSections?.length ?? 0) > 0;
-      const previous = state;
-      const result = reconcile({ root: opts.root, policy, state, trigger, audit, ...(serial ? { serial } : {}), snapshot: { topologyCache, serial: hasSerial } });
-      state = result.state;
-      const n = countOutcomes(result.report);
-      if (result.report.permissionError) {
-        log.error(result.report.permissionError);
-        permissionError = result.report.permissionError;
-      }
-      // Also when nothing was written but what is managed changed: a removed NIC's targets
-      // must leave the state, or the next start reports them as drift.
-      if (n.applied + n.failed > 0 || trigger === bootTrigger || !sameTargets(previous, state)) {
-        try {
-          writeState(stateFile, state);
-        } catch (e) {
-          log.warn(`cannot save state ${stateFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-      }
-      notifier.notify(`STATUS=last pass: ${trigger}; ${n.applied} changed, ${n.failed} failed`);
-      opts.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt: process.hrtime.bigint() });
-    } catch (e) {
-      // A pass that throws (a parse bug, an unexpected errno) must not end the agent: the
-      // next event runs a fresh pass.
-      log.error({ err: e }, `pass failed (${trigger}): ${(e as Error).message}`);
-    }
-  };
-
-  const reload = (reason: string): void => {
-    try {
-      policy = loadPolicy(configOpts);
-      audit.record({ kind: 'policy-loaded', message: `policy reloaded (${reason}) from ${policy.files.join(', ') || 'built-in defaults'}`, trigger: 'reload' });
-    } catch (e) {
-      const msg = e instanceof PolicyError ? e.message : (e as Error).message;
-      // Keep the last good policy and say why the new one was refused.
-      audit.record({ kind: 'policy-rejected', message: `policy reload refused, keeping the previous policy: ${msg}`, trigger: 'reload', error: msg });
-      log.error(`policy reload refused: ${msg}`);
-    }
-  };
+  const bootTrigger = isAfterBoot(reconciler.state) ? 'boot' : 'start';
+  reportDrift(reconciler, audit, bootTrigger);
+  const passes = passRunner(reconciler, { log, notifier, bootTrigger, ...(opts.onPass ? { onPass: opts.onPass } : {}) });
+  const reload = policyReloader(reconciler, configOpts, audit, log);
 
   // The first full apply: also the post-reboot reapplication.
-  await runPass(bootTrigger, 0);
+  await passes.run(bootTrigger, 0);
   // Not root, or /proc and /sys read-only: every pass would fail the same way. Fail fast
   // (exit 77) rather than run as a daemon that can change nothing.
-  if (permissionError !== null) {
+  const denied = passes.permissionError();
+  if (denied !== null) {
     await audit.close().catch(() => undefined);
     notifier.close();
-    throw new AgentPermissionError(permissionError);
+    throw new AgentPermissionError(denied);
   }
   notifier.notify('READY=1');
 
-  const stop = new Subject<void>();
   const sources = opts.sources ?? kernelSources(log);
-  const resync = policy.agent.resyncIntervalS > 0 ? interval(policy.agent.resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : of<AgentEvent>().pipe(ignoreElements());
-  const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : of<AgentEvent>().pipe(ignoreElements());
-  const settle = policy.agent.settleMs;
+  const agentPolicy = reconciler.policy.agent;
+  const resync = agentPolicy.resyncIntervalS > 0 ? interval(agentPolicy.resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : EMPTY;
+  const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : EMPTY;
+  const settle = agentPolicy.settleMs;
 
   // A flag, not a look at the batch: a batch keeps only its first MAX_KEPT events, so a
   // SIGHUP in the middle of an event storm would otherwise be lost.
@@ -181,7 +171,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   const onlineHotAdded = (trigger: string): void => {
     const cpus = [...hotAdded];
     hotAdded.clear();
-    if (!policy.onlineHotplugged || cpus.length === 0) return;
+    if (!reconciler.policy.onlineHotplugged || cpus.length === 0) return;
     const report = applyWrites(onlineWrites(opts.root, cpus), { root: opts.root });
     for (const c of report.changes) {
       const r = changeRecord(c, trigger);
@@ -191,15 +181,15 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   };
 
   return new Promise<number>((resolve) => {
-    const sub = merge(sources, resync, watchdog)
+    merge(sources, resync, watchdog)
       .pipe(
-        takeUntil(merge(stop, stop$)),
+        takeUntil(stop$),
         filter(isRelevant),
         tap((e) => {
           if (e.kind === 'reload') reloadWanted = true;
           if (e.kind === 'cpu' && e.action === 'add') hotAdded.add(e.cpu);
           // Physical CPU hotplug (and anything we may have missed) can change the topology.
-          if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') topologyCache.clear();
+          if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') reconciler.forgetTopology();
           log.debug({ event: e }, describeEvent(e));
         }),
         coalesce<AgentEvent>(settle, settle * 5),
@@ -210,7 +200,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
               reload('SIGHUP');
             }
             onlineHotAdded(triggerText(b));
-            await runPass(triggerText(b), b.count);
+            await passes.run(triggerText(b), b.count);
             return b;
           }),
         ),
@@ -226,17 +216,11 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
           resolve(0);
         },
       });
-    void sub;
   });
 }
 
 export class AgentPermissionError extends Error {
   override name = 'AgentPermissionError';
-}
-
-function sameTargets(a: AppliedState, b: AppliedState): boolean {
-  const key = (s: AppliedState) => JSON.stringify([s.targets, s.assignment, s.managed]);
-  return key(a) === key(b);
 }
 
 /** True when the state was written before this boot (so this start is a reboot reapplication). */
@@ -248,8 +232,4 @@ function isAfterBoot(state: AppliedState): boolean {
   } catch {
     return false;
   }
-}
-
-export async function runAgent(args: Args): Promise<number> {
-  return startAgent({ root: args.root, ...(args.config !== undefined ? { configFile: args.config } : {}) });
 }

@@ -2,6 +2,7 @@
 // from the desired one become writes, so a re-plan that changes nothing writes nothing.
 
 import { equalSets, formatCpuList, formatCpuMask } from '../cpumask/cpumask.js';
+import { SOCK_FLOW_TARGET, flowCntTarget, irqTarget, queueDir, queueTarget, type Target } from '../targets.js';
 import type { Plan } from '../types.js';
 
 export type WriteKind = 'irq' | 'rps' | 'xps' | 'rps-flow-cnt' | 'sysctl' | 'cpu-online';
@@ -9,7 +10,7 @@ export type WriteKind = 'irq' | 'rps' | 'xps' | 'rps-flow-cnt' | 'sysctl' | 'cpu
 export interface Write {
   kind: WriteKind;
   /** Stable audit target: irq/38, net/eth0/rx-0/rps, net/eth0/tx-0/xps, sysctl/net.core.rps_sock_flow_entries. */
-  target: string;
+  target: Target;
   /** In-root path written. */
   path: string;
   /** Text written. */
@@ -34,7 +35,7 @@ export function diffPlan(plan: Plan, nrCpuIds: number): Write[] {
     const q = p.interface !== null && p.queue !== null ? `${p.role ?? 'rxtx'}-${p.queue}` : undefined;
     writes.push({
       kind: 'irq',
-      target: `irq/${p.irq}`,
+      target: irqTarget(p.irq),
       // The list form is independent of nr_cpu_ids, and the kernel parses it the same way.
       path: `/proc/irq/${p.irq}/smp_affinity_list`,
       value: formatCpuList(p.desired),
@@ -49,12 +50,12 @@ export function diffPlan(plan: Plan, nrCpuIds: number): Write[] {
     });
   }
   for (const q of plan.queues) {
-    const dir = q.kind === 'rps' ? `rx-${q.queue}` : `tx-${q.queue}`;
+    const dir = queueDir(q.kind, q.queue);
     const file = q.kind === 'rps' ? 'rps_cpus' : 'xps_cpus';
     if (q.desired !== null && q.current !== null && !equalSets(q.current, q.desired)) {
       writes.push({
         kind: q.kind,
-        target: `net/${q.interface}/${dir}/${q.kind}`,
+        target: queueTarget(q.interface, q.kind, q.queue),
         path: `/sys/class/net/${q.interface}/queues/${dir}/${file}`,
         value: formatCpuMask(q.desired, nrCpuIds),
         old: formatCpuList(q.current),
@@ -69,7 +70,7 @@ export function diffPlan(plan: Plan, nrCpuIds: number): Write[] {
     if (q.kind === 'rps' && q.flowCnt !== null && q.flowCnt !== q.currentFlowCnt) {
       writes.push({
         kind: 'rps-flow-cnt',
-        target: `net/${q.interface}/${dir}/rps_flow_cnt`,
+        target: flowCntTarget(q.interface, q.queue),
         path: `/sys/class/net/${q.interface}/queues/${dir}/rps_flow_cnt`,
         value: `${q.flowCnt}`,
         old: `${q.currentFlowCnt ?? ''}`,
@@ -86,7 +87,7 @@ export function diffPlan(plan: Plan, nrCpuIds: number): Write[] {
   if (s.desired !== null && s.current !== null && s.desired !== s.current) {
     writes.push({
       kind: 'sysctl',
-      target: 'sysctl/net.core.rps_sock_flow_entries',
+      target: SOCK_FLOW_TARGET,
       path: '/proc/sys/net/core/rps_sock_flow_entries',
       value: `${s.desired}`,
       old: `${s.current}`,

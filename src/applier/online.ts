@@ -8,11 +8,8 @@
 // not hot-added and is never brought back.
 
 import { FsRoot } from '../snapshot/fsroot.js';
+import { cpuOnlineTarget } from '../targets.js';
 import type { Write } from './diff.js';
-
-export function onlineTarget(cpu: number): string {
-  return `cpu/${cpu}/online`;
-}
 
 /** Writes that online each of `cpus` still offline (pure over what `root` reads now). */
 export function onlineWrites(root: string, cpus: Iterable<number>): Write[] {
@@ -21,7 +18,7 @@ export function onlineWrites(root: string, cpus: Iterable<number>): Write[] {
   for (const cpu of [...new Set(cpus)].sort((a, b) => a - b)) {
     const file = `/sys/devices/system/cpu/cpu${cpu}/online`;
     if (fs.readTrim(file) !== '0') continue; // already online, or not hotpluggable (no file)
-    out.push({ kind: 'cpu-online', target: onlineTarget(cpu), path: file, value: '1', old: '0', new: '1', cpus: null, policy: 'cpus', reason: 'online a hot-added CPU ([cpus] online-hotplugged)' });
+    out.push({ kind: 'cpu-online', target: cpuOnlineTarget(cpu), path: file, value: '1', old: '0', new: '1', cpus: null, policy: 'cpus', reason: 'online a hot-added CPU ([cpus] online-hotplugged)' });
   }
   return out;
 }

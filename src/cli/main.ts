@@ -7,27 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PolicyError, formatPolicy, loadPolicy } from '../policy/policy.js';
-import { plan as makePlan } from '../planner/planner.js';
-import { takeSnapshot } from '../snapshot/snapshot.js';
-import { readState, stateFilePath, writeState } from '../state/state.js';
+import { countOutcomes } from '../reconcile/reconcile.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import { PathEscapeError } from '../snapshot/fsroot.js';
 import { clip, printable, printableLine } from '../text/printable.js';
-import { countOutcomes, managedSet, reconcile, serialPorts } from '../reconcile/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
+import { CliError, EXIT, parseArgs, type Args } from './args.js';
 import { changesText, planJson, planText } from './render.js';
 import { statusCommand } from './status.js';
 import type { Policy } from '../types.js';
-
-export const EXIT = { ok: 0, failure: 1, usage: 64, noperm: 77, config: 78 } as const;
-
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly code: number,
-  ) {
-    super(message);
-  }
-}
 
 const USAGE = `usage: affinityd <command> [options]
 
@@ -54,82 +42,6 @@ options:
 
 exit codes: 0 ok, 1 failure, 64 usage, 77 permission denied, 78 configuration error`;
 
-export interface Args {
-  command: string;
-  root: string;
-  config?: string;
-  json: boolean;
-  dryRun: boolean;
-  watch: boolean;
-  since?: string;
-  irq?: number;
-  interface?: string;
-  interval: number;
-}
-
-const VALUE_FLAGS = new Set(['--root', '--config', '--since', '--irq', '--interface', '--interval']);
-
-export function parseArgs(argv: string[]): Args | 'help' | 'version' {
-  const args: Args = { command: '', root: '/', json: false, dryRun: false, watch: false, interval: 1 };
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i]!;
-    let value: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      value = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (VALUE_FLAGS.has(a) && value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw new CliError(`${a} needs a value`, EXIT.usage);
-    }
-    switch (a) {
-      case '-h':
-      case '--help':
-        return 'help';
-      case '-V':
-      case '--version':
-        return 'version';
-      case '--root':
-        args.root = value!;
-        break;
-      case '--config':
-        args.config = value!;
-        break;
-      case '--json':
-        args.json = true;
-        break;
-      case '--dry-run':
-        args.dryRun = true;
-        break;
-      case '--watch':
-        args.watch = true;
-        break;
-      case '--since':
-        args.since = value!;
-        break;
-      case '--interface':
-        args.interface = value!;
-        break;
-      case '--irq':
-        if (!/^\d+$/.test(value!)) throw new CliError(`--irq: "${value}" is not an IRQ number`, EXIT.usage);
-        args.irq = Number(value);
-        break;
-      case '--interval':
-        if (!/^\d+(\.\d+)?$/.test(value!) || Number(value) <= 0) throw new CliError(`--interval: "${value}" is not a positive number of seconds`, EXIT.usage);
-        args.interval = Number(value);
-        break;
-      default:
-        if (a.startsWith('-')) throw new CliError(`unknown option ${a} (see affinityd --help)`, EXIT.usage);
-        if (args.command) throw new CliError(`unexpected argument "${a}" (see affinityd --help)`, EXIT.usage);
-        args.command = a;
-    }
-  }
-  if (!args.command) throw new CliError('no command given (see affinityd --help)', EXIT.usage);
-  if (args.root !== '/' && !fs.statSync(args.root, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`--root ${args.root}: no such directory`, EXIT.usage);
-  return args;
-}
-
 export function version(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   for (const rel of ['../../../package.json', '../../package.json']) {
@@ -147,64 +59,52 @@ export function policyOf(args: Args): Policy {
   return loadPolicy({ root: args.root, ...(args.config !== undefined ? { configFile: args.config } : {}) });
 }
 
+function requireRoot(args: Args): void {
+  if (args.root !== '/') return; // fixture trees are ordinary files
+  if (!fs.existsSync('/proc/interrupts')) throw new CliError('/proc/interrupts: not found (is /proc mounted?)', EXIT.failure);
+}
+
 /**
- * The state file lives under --root too, so fixture runs never touch the host's state; its
- * directory is resolved inside the root, and a tree whose links would take it outside is refused.
+ * The owner of this command's pass. Its state file lives under --root too, resolved inside the
+ * root: a tree whose links would take it outside is refused.
  */
-export function stateFileOf(args: Args, policy: Policy): string {
+function reconcilerFor(args: Args, policy: Policy, opts: Omit<ConstructorParameters<typeof Reconciler>[0], 'root' | 'policy'> = {}): Reconciler {
   try {
-    return stateFilePath(args.root, policy.agent.stateFile);
+    return new Reconciler({ root: args.root, policy, ...opts });
   } catch (e) {
     if (e instanceof PathEscapeError) throw new CliError(`--root ${args.root}: state file ${e.message}`, EXIT.failure);
     throw e;
   }
 }
 
-function requireRoot(args: Args): void {
-  if (args.root !== '/') return; // fixture trees are ordinary files
-  if (!fs.existsSync('/proc/interrupts')) throw new CliError('/proc/interrupts: not found (is /proc mounted?)', EXIT.failure);
-}
-
 async function cmdPlan(args: Args, out: (s: string) => void): Promise<number> {
   const policy = policyOf(args);
   requireRoot(args);
-  const snapshot = takeSnapshot(args.root);
   const notes: string[] = [];
-  const serial = await serialPorts(args.root, policy, new Set(), (n) => notes.push(n));
-  if (serial) snapshot.serial = serial;
-  const { state, problem } = readState(stateFileOf(args, policy));
-  const p = makePlan(snapshot, policy, {
-    previous: new Map(Object.entries(state.assignment)),
-    managedIrqs: managedSet(state, snapshot, new Date()),
-  });
-  p.warnings.unshift(...snapshot.warnings, ...notes, ...(problem ? [problem] : []));
-  out(args.json ? JSON.stringify(planJson(p), null, 2) : planText(p));
+  // The same owner of a pass as `apply` and the agent: the plan shown is the plan applied.
+  const reconciler = reconcilerFor(args, policy, { note: (n) => notes.push(n) });
+  const { snapshot, plan } = await reconciler.preview();
+  plan.warnings.unshift(...snapshot.warnings, ...notes, ...(reconciler.stateProblem ? [reconciler.stateProblem] : []));
+  out(args.json ? JSON.stringify(planJson(plan), null, 2) : planText(plan));
   return EXIT.ok;
 }
 
 async function cmdApply(args: Args, out: (s: string) => void): Promise<number> {
   const policy = policyOf(args);
   requireRoot(args);
-  const stateFile = stateFileOf(args, policy);
-  const { state, problem } = readState(stateFile);
   // A terminal wants the change table on stdout; audit records go to the journal when it is
   // there, else to stderr as JSON lines (stdout stays parseable with --json).
   // A journal that accepts nothing for 1 s is not coming back before a one-shot command ends:
   // its records go to stderr (with a count) instead of a 5 s wait and silence.
   const audit = args.dryRun ? null : createAuditLog({ journal: 'auto', stdout: process.stderr, client: { giveUpMs: 1000 } });
+  const reconciler = reconcilerFor(args, policy, { ...(audit ? { audit } : {}), note: (n) => process.stderr.write(`affinityd: ${printableLine(n)}\n`) });
+  const problem = reconciler.stateProblem;
   if (problem) {
     process.stderr.write(`affinityd: warning: ${printableLine(problem)}\n`);
     audit?.record({ kind: 'failed', message: `state file ${problem}`, error: problem });
   }
-  const serial = await serialPorts(args.root, policy, new Set(), (n) => process.stderr.write(`affinityd: ${printableLine(n)}\n`));
-  const result = reconcile({ root: args.root, policy, state, trigger: 'apply', dryRun: args.dryRun, ...(audit ? { audit } : {}), ...(serial ? { serial } : {}) });
-  if (!args.dryRun && result.report.permissionError === null) {
-    try {
-      writeState(stateFile, result.state);
-    } catch (e) {
-      process.stderr.write(`affinityd: warning: could not save state ${printableLine(stateFile)}: ${printableLine((e as NodeJS.ErrnoException).code ?? (e as Error).message)}\n`);
-    }
-  }
+  const result = await reconciler.pass('apply', { dryRun: args.dryRun, save: 'always' });
+  if (result.saveError) process.stderr.write(`affinityd: warning: could not save state ${printableLine(reconciler.stateFile)}: ${printableLine(result.saveError)}\n`);
   await audit?.close();
   if (args.json) {
     out(JSON.stringify({ plan: planJson(result.plan), changes: result.report.changes.map((c) => ({ target: c.write.target, old: c.write.old, new: c.write.new, outcome: c.outcome, error: c.error ?? null, effective: c.effective ?? null })) }, null, 2));
@@ -236,10 +136,11 @@ async function cmdAudit(args: Args, out: (s: string) => void): Promise<number> {
   return EXIT.ok;
 }
 
+/** `run`: the agent. Loaded on demand: the other commands never open netlink sockets. */
 async function cmdRun(args: Args): Promise<number> {
-  const { runAgent, AgentPermissionError } = await import('../agent/agent.js');
+  const { startAgent, AgentPermissionError } = await import('../agent/agent.js');
   try {
-    return await runAgent(args);
+    return await startAgent({ root: args.root, ...(args.config !== undefined ? { configFile: args.config } : {}) });
   } catch (e) {
     if (e instanceof AgentPermissionError) throw new CliError(e.message, EXIT.noperm);
     throw e;

@@ -19,7 +19,7 @@
 import { equalSets, formatCpuList, intersect, normalize, subtract, type CpuSet } from '../cpumask/cpumask.js';
 import type { CpuInfo, IrqInfo, NicInfo, Plan, PlannedIrq, PlannedQueue, Policy, PolicySection, Snapshot } from '../types.js';
 import { matchIrqSection, matchNicSection } from '../policy/match.js';
-import { planSerial } from '../serial/plan.js';
+import { planSerial } from './serial.js';
 
 /** Where each unit was last placed: key `iface/queue` (NIC queue) or `irq/N`. */
 export type PreviousAssignment = ReadonlyMap<string, number>;
@@ -289,7 +289,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
   const nodeCpus = new Map(snapshot.topology.nodes.map((n) => [n.id, n.cpus]));
   const managed = opts.managedIrqs ?? new Set<number>();
   const nicByName = new Map(snapshot.nics.map((n) => [n.name, n]));
-  // [serial:*] decides the IRQs behind the serial ports it matches (src/serial/plan.ts).
+  // [serial:*] decides the IRQs behind the serial ports it matches (src/planner/serial.ts).
   const serial = planSerial(snapshot, policy, allowed);
   warnings.push(...serial.warnings);
 

@@ -3,6 +3,7 @@
 // the pass re-applies.
 
 import { formatCpuList } from '../cpumask/cpumask.js';
+import { irqTarget, queueTarget } from '../targets.js';
 import type { AppliedState } from '../state/state.js';
 import type { Snapshot } from '../types.js';
 
@@ -14,10 +15,10 @@ export interface Drift {
 
 export function driftOf(state: AppliedState, snapshot: Snapshot): Drift[] {
   const current = new Map<string, string>();
-  for (const irq of snapshot.irqs) if (irq.affinity) current.set(`irq/${irq.irq}`, formatCpuList(irq.affinity));
+  for (const irq of snapshot.irqs) if (irq.affinity) current.set(irqTarget(irq.irq), formatCpuList(irq.affinity));
   for (const nic of snapshot.nics) {
-    for (const rx of nic.rx) if (rx.rpsCpus) current.set(`net/${nic.name}/rx-${rx.index}/rps`, formatCpuList(rx.rpsCpus));
-    for (const tx of nic.tx) if (tx.xpsCpus) current.set(`net/${nic.name}/tx-${tx.index}/xps`, formatCpuList(tx.xpsCpus));
+    for (const rx of nic.rx) if (rx.rpsCpus) current.set(queueTarget(nic.name, 'rps', rx.index), formatCpuList(rx.rpsCpus));
+    for (const tx of nic.tx) if (tx.xpsCpus) current.set(queueTarget(nic.name, 'xps', tx.index), formatCpuList(tx.xpsCpus));
   }
   const out: Drift[] = [];
   for (const [target, recorded] of Object.entries(state.targets)) {

@@ -1,16 +1,19 @@
-// reconcile — one level-triggered pass: snapshot → plan → diff → apply → audit → state.
-// Both `affinityd apply` and every agent re-plan run exactly this, so a lost event or a late
-// rename can never leave a wrong state behind: each pass looks at the whole system.
+// reconcile — one level-triggered pass: snapshot → plan → diff → apply → audit → state, with
+// the state passed in and returned (the Reconciler, reconciler.ts, owns and persists it).
+// Every plan is made by planFor(): `plan` (Reconciler.preview), `apply` and each agent pass,
+// so a preview shows exactly what a pass given the same state would write. The steps around
+// the planner — what it is told (plannerInputs), the state a pass leaves (nextState), the
+// audit record of a change (changeRecord) — are pure.
 
 import { applyWrites, type ApplyOptions, type ApplyReport, type ChangeResult } from '../applier/applier.js';
 import { diffPlan } from '../applier/diff.js';
 import { changeMessage, irqSubject, type AuditRecord } from '../audit/records.js';
 import { formatCpuList } from '../cpumask/cpumask.js';
-import { assignmentOf, plan as makePlan } from '../planner/planner.js';
+import { assignmentOf, plan as makePlan, type PlanOptions } from '../planner/planner.js';
 import { takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
 import type { AppliedState } from '../state/state.js';
+import { irqTarget, queueTarget } from '../targets.js';
 import type { Plan, Policy, SerialPortInfo, Snapshot } from '../types.js';
-import { enumerateSerialPorts } from '../serial/enumerate.js';
 
 export interface AuditSink {
   record(r: AuditRecord): void;
@@ -20,7 +23,7 @@ export interface PassResult {
   snapshot: Snapshot;
   plan: Plan;
   report: ApplyReport;
-  /** State after this pass (caller persists it). */
+  /** State after this pass (the Reconciler persists it). */
   state: AppliedState;
   /** Snapshot/plan passes taken (a CPU going offline mid-apply forces another). */
   passes: number;
@@ -33,7 +36,7 @@ export interface PassOptions {
   trigger: string;
   dryRun?: boolean;
   audit?: AuditSink;
-  /** Serial ports as udev lists them (serialPorts()); default: the snapshot's sysfs view. */
+  /** Serial ports as udev lists them; default: the snapshot's sysfs view. */
   serial?: SerialPortInfo[];
   snapshot?: SnapshotOptions;
   /** Clock for managed-IRQ expiry (tests). */
@@ -100,63 +103,71 @@ export function managedSet(state: AppliedState, snapshot: Snapshot, now: Date): 
   return out;
 }
 
+/** What the planner is told about the last applied state: placement (stability) and refusals in force. */
+export function plannerInputs(state: AppliedState, snapshot: Snapshot, now: Date): Required<PlanOptions> {
+  return { previous: new Map(Object.entries(state.assignment)), managedIrqs: managedSet(state, snapshot, now) };
+}
+
+/** The one way a plan is made, for a preview and for a pass alike. */
+export function planFor(snapshot: Snapshot, policy: Policy, state: AppliedState, now: Date): Plan {
+  return makePlan(snapshot, policy, plannerInputs(state, snapshot, now));
+}
+
+/** The state a pass leaves behind: what it applied and verified, and the refusals in force. */
+export function nextState(state: AppliedState, snapshot: Snapshot, plan: Plan, report: ApplyReport, managedIrqs: ReadonlySet<number>, trigger: string, now: Date): AppliedState {
+  const at = now.toISOString();
+  // Refusals still in force carry over; expired ones were retried by this pass and are
+  // forgotten unless refused again; new refusals start their hour now.
+  const managed: Record<string, string> = {};
+  const since: Record<string, string> = {};
+  for (const irq of managedIrqs) {
+    managed[irq] = state.managed[irq]!;
+    since[irq] = state.managedSince?.[irq] ?? (state.appliedAt || at);
+  }
+  const names = new Map(snapshot.irqs.map((i) => [i.irq, i.name]));
+  for (const irq of report.managed) {
+    managed[irq] = names.get(irq) ?? '';
+    since[irq] = at;
+  }
+  // Record only what is really in place: a target whose write failed, was refused or was
+  // not attempted still holds its old value, and recording the plan's value for it would
+  // show up as false drift at the next start.
+  const notInPlace = new Set<string>();
+  for (const c of report.changes) if (c.outcome !== 'applied') notInPlace.add(c.write.target);
+  const targets: Record<string, string> = {};
+  const put = (target: string, cpus: readonly number[]): void => {
+    if (!notInPlace.has(target)) targets[target] = formatCpuList(cpus);
+  };
+  for (const p of plan.irqs) if (p.desired) put(irqTarget(p.irq), p.desired);
+  for (const q of plan.queues) if (q.desired) put(queueTarget(q.interface, q.kind, q.queue), q.desired);
+  return {
+    version: 1,
+    appliedAt: at,
+    trigger,
+    assignment: Object.fromEntries(assignmentOf(plan)),
+    managed,
+    ...(Object.keys(managed).length > 0 ? { managedSince: since } : {}),
+    targets,
+  };
+}
+
 export function reconcile(opts: PassOptions): PassResult {
   let state = opts.state;
-  let passes = 0;
   const now = opts.now ?? (() => new Date());
   const allChanges: ChangeResult[] = [];
-  for (;;) {
-    passes++;
+  for (let passes = 1; ; passes++) {
     const snapshot = takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
-    const previous = new Map(Object.entries(state.assignment));
-    const managedIrqs = managedSet(state, snapshot, now());
-    const plan = makePlan(snapshot, opts.policy, { previous, managedIrqs });
-    const writes = diffPlan(plan, snapshot.topology.nrCpuIds);
-    const report = applyWrites(writes, { ...opts.apply, root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
+    const at = now();
+    const managedIrqs = managedSet(state, snapshot, at);
+    const plan = planFor(snapshot, opts.policy, state, at);
+    const report = applyWrites(diffPlan(plan, snapshot.topology.nrCpuIds), { ...opts.apply, root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
     allChanges.push(...report.changes);
     for (const c of report.changes) {
       const r = changeRecord(c, opts.trigger);
       if (r) opts.audit?.record(r);
     }
-    if (!opts.dryRun) {
-      const at = now().toISOString();
-      // Refusals still in force carry over; expired ones were retried by this pass and are
-      // forgotten unless refused again; new refusals start their hour now.
-      const managed: Record<string, string> = {};
-      const since: Record<string, string> = {};
-      for (const irq of managedIrqs) {
-        managed[irq] = state.managed[irq]!;
-        since[irq] = state.managedSince?.[irq] ?? (state.appliedAt || at);
-      }
-      const names = new Map(snapshot.irqs.map((i) => [i.irq, i.name]));
-      for (const irq of report.managed) {
-        managed[irq] = names.get(irq) ?? '';
-        since[irq] = at;
-      }
-      // Record only what is really in place: a target whose write failed, was refused or was
-      // not attempted still holds its old value, and recording the plan's value for it would
-      // show up as false drift at the next start.
-      const notInPlace = new Set<string>();
-      for (const c of report.changes) {
-        if (c.outcome !== 'applied') notInPlace.add(c.write.target);
-      }
-      const targets: Record<string, string> = {};
-      const put = (target: string, cpus: readonly number[]): void => {
-        if (!notInPlace.has(target)) targets[target] = formatCpuList(cpus);
-      };
-      for (const p of plan.irqs) if (p.desired) put(`irq/${p.irq}`, p.desired);
-      for (const q of plan.queues) if (q.desired) put(`net/${q.interface}/${q.kind === 'rps' ? 'rx' : 'tx'}-${q.queue}/${q.kind}`, q.desired);
-      state = {
-        version: 1,
-        appliedAt: at,
-        trigger: opts.trigger,
-        assignment: Object.fromEntries(assignmentOf(plan)),
-        managed,
-        ...(Object.keys(managed).length > 0 ? { managedSince: since } : {}),
-        targets,
-      };
-    }
+    if (!opts.dryRun) state = nextState(state, snapshot, plan, report, managedIrqs, opts.trigger, now());
     // A CPU went offline between snapshot and write: look again (bounded: hotplug storms end).
     if (report.needsReplan && passes < 3 && report.permissionError === null) continue;
     const counts = countOutcomes(report);
@@ -179,16 +190,4 @@ export function countOutcomes(report: ApplyReport): { applied: number; skipped: 
     else failed++;
   }
   return { applied, skipped, failed };
-}
-
-/**
- * udev's view of the serial ports (through @serialport/bindings-cpp) — only when a
- * [serial:*] section could use it: listing runs udevadm (~70 ms here), which a hotplug pass
- * should not pay for nothing. Notes (udevadm missing…) are reported once per `seen` set.
- */
-export async function serialPorts(root: string, policy: Policy, seen: Set<string>, note: (s: string) => void): Promise<SerialPortInfo[] | undefined> {
-  if (!policy.serialSections?.length) return undefined;
-  const e = await enumerateSerialPorts({ root, seen });
-  for (const n of e.notes) note(n);
-  return e.ports;
 }

@@ -7,7 +7,7 @@ import { FsRoot } from './fsroot.js';
 import { readIrqs } from './irqs.js';
 import { readNics } from './nics.js';
 import { readStuckBacklogs } from './softnet.js';
-import { readSysfsPorts } from '../serial/enumerate.js';
+import { readSysfsPorts } from './serial.js';
 
 export interface SnapshotOptions {
   /** Keep static per-CPU topology between snapshots (the agent). */

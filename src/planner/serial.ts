@@ -1,4 +1,4 @@
-// serial/plan — pure: which CPUs the IRQs behind serial ports should use, from the
+// planner/serial — pure: which CPUs the IRQs behind serial ports should use, from the
 // [serial:*] sections that match each port (src/policy/match.ts).
 //
 // One IRQ can serve several ports (all USB adapters on one host controller). Each port whose

@@ -1,4 +1,4 @@
-// serial/enumerate — which hardware serial ports exist, what they are (USB ids, serial
+// snapshot/serial — which hardware serial ports exist, what they are (USB ids, serial
 // number, /dev/serial/by-id names) and which IRQs serve them.
 //
 // Two sources:
@@ -16,8 +16,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SerialPortInfo } from '../types.js';
-import { FsRoot } from '../snapshot/fsroot.js';
-import { resolveSerialIrqs } from './irq.js';
+import { FsRoot } from './fsroot.js';
+import { resolveSerialIrqs } from './serial-irq.js';
 
 const TTY = '/sys/class/tty';
 const BY_ID = '/dev/serial/by-id';

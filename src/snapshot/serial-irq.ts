@@ -1,4 +1,4 @@
-// serial/irq — the IRQs that serve a serial port.
+// snapshot/serial-irq — the IRQs that serve a serial port.
 //
 //   UART (serial_core: 8250, PL011, PCI serial cards)  /sys/class/tty/ttyS0/irq — the Linux
 //       IRQ number the driver requests when the port is opened; 0 means the port is polled.
@@ -8,8 +8,8 @@
 //       handler, else its legacy `irq`. Every port behind that controller — and the keyboard
 //       and disks on it — shares those IRQs; the planner reports policies that disagree.
 
-import type { FsRoot } from '../snapshot/fsroot.js';
-import { readMsiIrqs, resolveDevice } from '../snapshot/nics.js';
+import type { FsRoot } from './fsroot.js';
+import { readMsiIrqs, resolveDevice } from './nics.js';
 
 export interface SerialIrqs {
   /** IRQs serving the port, ascending; [] when none. */

@@ -1,0 +1,87 @@
+// reconcile — the steps around the planner that decide what a pass is told and leaves behind,
+// and the bug that made `plan` and `apply` disagree (an IRQ number remembered as
+// kernel-managed and reused by another device). The property over generated trees and state
+// files is in reconciler-property.test.ts. Fixture trees only.
+
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { main } from '../src/cli/main.js';
+import { loadPolicy } from '../src/policy/policy.js';
+import { stateFileOf } from '../src/reconcile/reconciler.js';
+import { managedSet, nextState } from '../src/reconcile/reconcile.js';
+import { emptyState, type AppliedState } from '../src/state/state.js';
+import { takeSnapshot } from '../src/snapshot/snapshot.js';
+import { buildFixture, presets, removeFixture } from './helpers/fixture.js';
+
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) removeFixture(r);
+});
+
+interface PlanJson {
+  irqs: { irq: number; name: string; current: string | null; desired: string | null; reason: string }[];
+  queues: { interface: string; queue: number; kind: 'rps' | 'xps'; current: string | null; desired: string | null }[];
+  warnings: string[];
+}
+interface ApplyJson {
+  plan: PlanJson;
+  changes: { target: string; old: string; new: string; outcome: string }[];
+}
+
+async function cli(...argv: string[]): Promise<unknown> {
+  const out: string[] = [];
+  const code = await main(argv, (s) => out.push(s));
+  assert.equal(code, 0, out.join('\n'));
+  return JSON.parse(out.join('\n'));
+}
+
+function writeStateFile(root: string, state: AppliedState): void {
+  const file = stateFileOf(root, loadPolicy({ root }));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(state));
+}
+
+describe('one owner of a pass', () => {
+  test('IRQ 38 refused for one device and reused by another: plan and apply both move it', async () => {
+    const root = buildFixture(presets.vm2());
+    roots.push(root);
+    const snapshot = takeSnapshot(root);
+    const name38 = snapshot.irqs.find((i) => i.irq === 38)!.name;
+    // Remembered as kernel-managed under another device's name: a rebind renumbered it.
+    writeStateFile(root, { ...emptyState(), version: 1, managed: { 38: 'virtio9-input.0' } });
+    const planned = (await cli('plan', '--json', '--root', root)) as PlanJson;
+    const applied = (await cli('apply', '--dry-run', '--json', '--root', root)) as ApplyJson;
+    const row = planned.irqs.find((i) => i.irq === 38)!;
+    assert.notEqual(row.desired, null, row.reason);
+    assert.doesNotMatch(row.reason, /kernel-managed/);
+    assert.ok(applied.changes.some((c) => c.target === 'irq/38'), 'apply moves IRQ 38 too');
+
+    // The same IRQ under its own name: both leave it alone.
+    writeStateFile(root, { ...emptyState(), managed: { 38: name38 } });
+    const planned2 = (await cli('plan', '--json', '--root', root)) as PlanJson;
+    const applied2 = (await cli('apply', '--dry-run', '--json', '--root', root)) as ApplyJson;
+    assert.match(planned2.irqs.find((i) => i.irq === 38)!.reason, /kernel-managed/);
+    assert.equal(planned2.irqs.find((i) => i.irq === 38)!.desired, null);
+    assert.ok(!applied2.changes.some((c) => c.target === 'irq/38'));
+  });
+
+  test('managedSet keeps an IRQ only while its action name is the one that refused', () => {
+    const snapshot = takeSnapshot(roots[0]!);
+    const [a, b] = snapshot.irqs;
+    const state = { ...emptyState(), managed: { [a!.irq]: a!.name, [b!.irq]: `${b!.name}-old`, 9999: 'gone' } };
+    assert.deepEqual([...managedSet(state, snapshot, new Date())], [a!.irq]);
+  });
+
+  test('nextState remembers refusals by name, placements and every planned target', () => {
+    const snapshot = takeSnapshot(roots[0]!);
+    const irq = snapshot.irqs[0]!;
+    const plan = { allowedCpus: [0, 1], irqs: [], queues: [{ interface: 'eth0', queue: 0, kind: 'rps' as const, current: [], desired: [0, 1], flowCnt: null, currentFlowCnt: null, policy: 'defaults' }], rpsSockFlowEntries: { current: 0, desired: null }, warnings: [] };
+    const s = nextState({ ...emptyState(), managed: { 7: 'kept', 8: 'expired' } }, snapshot, plan, { changes: [], managed: [irq.irq], needsReplan: false, permissionError: null }, new Set([7]), 'test', new Date(0));
+    assert.deepEqual(s.managed, { 7: 'kept', [irq.irq]: irq.name }, 'refusals in force carry over, expired ones go, new ones come');
+    assert.deepEqual(s.targets, { 'net/eth0/rx-0/rps': '0-1' });
+    assert.deepEqual([s.trigger, s.appliedAt], ['test', '1970-01-01T00:00:00.000Z']);
+  });
+
+});
