@@ -11,6 +11,9 @@ import { main } from '../src/cli/main.js';
 import { loadPolicy } from '../src/policy/policy.js';
 import { stateFileOf } from '../src/reconcile/reconciler.js';
 import { managedSet, nextState } from '../src/reconcile/reconcile.js';
+import { driftOf } from '../src/reconcile/drift.js';
+import { formatCpuList } from '../src/cpumask/cpumask.js';
+import { irqTarget } from '../src/targets.js';
 import { emptyState, type AppliedState } from '../src/state/state.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { buildFixture, presets, removeFixture } from './helpers/fixture.js';
@@ -84,4 +87,28 @@ describe('one owner of a pass', () => {
     assert.deepEqual([s.trigger, s.appliedAt], ['test', '1970-01-01T00:00:00.000Z']);
   });
 
+});
+
+describe('drift at start', () => {
+  test('a target that changed is drift; one that vanished (NIC gone, IRQ renumbered) is history', () => {
+    const snapshot = takeSnapshot(roots[0]!);
+    const irq = snapshot.irqs.find((i) => i.affinity !== null)!;
+    const now = formatCpuList(irq.affinity!);
+    const state = { ...emptyState(), targets: { [irqTarget(irq.irq)]: now === '0' ? '1' : '0', 'irq/9999': '0', 'net/gone0/rx-0/rps': '0-1' } };
+    assert.deepEqual(driftOf(state, snapshot), [{ target: irqTarget(irq.irq), recorded: state.targets[irqTarget(irq.irq)], current: now }]);
+    assert.deepEqual(driftOf({ ...state, targets: { [irqTarget(irq.irq)]: now } }, snapshot), []);
+  });
+});
+
+describe('tg3 queue numbering', () => {
+  test('rx vectors numbered from 1 become rx queues 0..N-1; the tx vector stays tx 0', () => {
+    const root = buildFixture({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nodes: 1, nics: [{ name: 'eth0', driver: 'tg3', pci: '0000:04:00.0', node: 0, queues: 4, txQueues: 1, naming: 'tg3' }] });
+    roots.push(root);
+    const queues = takeSnapshot(root).irqs.filter((i) => i.queue).map((i) => `${i.name} ${i.queue!.role}-${i.queue!.queue}`);
+    assert.deepEqual(queues, ['eth0-tx-0 tx-0', 'eth0-rx-1 rx-0', 'eth0-rx-2 rx-1', 'eth0-rx-3 rx-2', 'eth0-rx-4 rx-3']);
+    // Another driver with the same names is taken as written.
+    const other = buildFixture({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nodes: 1, nics: [{ name: 'eth0', driver: 'igb', pci: '0000:04:00.0', node: 0, queues: 4, txQueues: 1, naming: 'tg3' }] });
+    roots.push(other);
+    assert.deepEqual(takeSnapshot(other).irqs.filter((i) => i.queue?.role === 'rx').map((i) => i.queue!.queue), [1, 2, 3, 4]);
+  });
 });

@@ -31,7 +31,7 @@ import * as path from 'node:path';
 // Spec
 
 /** intx: no MSI at all; one legacy line named after the interface (e1000 in a VM). */
-export type NicNaming = 'virtio' | 'TxRx' | 'i40e' | 'ice' | 'mlx5' | 'ena' | 'split' | 'intx';
+export type NicNaming = 'virtio' | 'TxRx' | 'i40e' | 'ice' | 'mlx5' | 'ena' | 'split' | 'intx' | 'tg3';
 
 export interface FixtureNic {
   name: string;
@@ -561,6 +561,10 @@ function nicVectors(nic: FixtureNic, machine: FixtureMachine, rx: number, tx: nu
     case 'TxRx': // ixgbe/bnxt: queue vectors first, link ("other") vector last, named after the netdev
       for (let i = 0; i < q; i++) out.push({ action: `${nic.name}-TxRx-${i}`, hint: spread(i) });
       out.push({ action: nic.name, hint: none });
+      break;
+    case 'tg3': // tx + link on vector 0, then rx vectors numbered from 1 (a 2-socket capture in the corpus)
+      out.push({ action: `${nic.name}-tx-0`, hint: none });
+      for (let i = 1; i <= rx; i++) out.push({ action: `${nic.name}-rx-${i}`, hint: spread(i - 1) });
       break;
     case 'split': // igb without queue pairing: link vector first, then rx, then tx
       out.push({ action: nic.name, hint: none });

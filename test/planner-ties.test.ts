@@ -1,0 +1,60 @@
+// planner tie-breaks and boundaries, each on the smallest machine where getting it wrong
+// changes the plan (so a change to the order or a flipped comparison fails here):
+//   physical core load — distinct cores before SMT siblings, whatever the numbering;
+//   the NIC's own units — a NIC's queues spread over CPUs before doubling up;
+//   last-level cache load — a second queue goes to another cache;
+//   RPS auto — on only while a NIC has fewer RX queues than RPS CPUs.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { plan } from '../src/planner/planner.js';
+import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
+import type { Plan, Snapshot } from '../src/types.js';
+import { snap } from './helpers/snap.js';
+
+const queueCpus = (p: Plan, iface: string): number[] => p.irqs.filter((i) => i.interface === iface).map((i) => i.desired![0]!);
+
+/** Rewrite the topology of a snap(): `coreOf` / `llcOf` give each CPU's core and cache. */
+function retopo(s: Snapshot, coreOf: (cpu: number) => number, llcOf: (cpu: number) => number): Snapshot {
+  const cpus = s.topology.cpus.map((c) => ({ ...c, core: coreOf(c.cpu), coreKey: `0:0:${coreOf(c.cpu)}`, llc: llcOf(c.cpu) }));
+  for (const c of cpus) c.siblings = cpus.filter((o) => o.coreKey === c.coreKey).map((o) => o.cpu);
+  return { ...s, topology: { ...s.topology, cpus } };
+}
+
+test('core tie-break: SMT siblings numbered adjacently (0,1 | 2,3) — the second queue goes to the other core', () => {
+  const s = retopo(snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 2 }] }), (c) => c >> 1, () => 0);
+  assert.deepEqual(queueCpus(plan(s, defaultPolicy()), 'eth0'), [0, 2]);
+  // Linux-on-Intel numbering (siblings N and N+cores): the same rule, other CPU numbers.
+  const intel = retopo(s, (c) => c % 2, () => 0);
+  assert.deepEqual(queueCpus(plan(intel, defaultPolicy()), 'eth0'), [0, 1]);
+  // Four queues on two cores: two per core, never three on one.
+  const four = retopo(snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 4 }] }), (c) => c >> 1, () => 0);
+  assert.deepEqual(queueCpus(plan(four, defaultPolicy()), 'eth0'), [0, 2, 1, 3]);
+});
+
+test('cache tie-break: 4 cores, two caches (0,1 | 2,3) — the second queue goes to the other cache', () => {
+  const s = retopo(snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 2 }] }), (c) => c, (c) => c >> 1);
+  assert.deepEqual(queueCpus(plan(s, defaultPolicy()), 'eth0'), [0, 2]);
+});
+
+test("NIC tie-break: a NIC's own queues spread before doubling up on a CPU", () => {
+  // 2 sockets × 2 cores: node 0 = cpus 0,1 (cache 0), node 1 = 2,3 (cache 1). ethA is node-local
+  // on node 0; ethB prefers node 1 but may cross (candidates 2,3,0,1). After ethA takes 0 and
+  // 1 and ethB takes 2 and 3, every CPU carries one unit: ethB's next queues must go where
+  // ethB is not (0, 1), not back onto 2 and 3.
+  const s = snap({ sockets: 2, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'ethA', node: 0, queues: 2 }, { name: 'ethB', node: 1, queues: 4 }] });
+  const p = plan(s, parsePolicy('[net:b]\nmatch-name = ethB\ncross-node = true\n', 'test.ini', defaultPolicy()));
+  assert.deepEqual(queueCpus(p, 'ethA'), [0, 1]);
+  assert.deepEqual(queueCpus(p, 'ethB'), [2, 3, 0, 1]);
+});
+
+test('RPS auto: on while rx queues < RPS CPUs, off from rx == CPUs on', () => {
+  const rps = (queues: number, cpus: number) => {
+    const p = plan(snap({ sockets: 1, coresPerSocket: cpus, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues }] }), defaultPolicy());
+    return p.queues.filter((q) => q.kind === 'rps').map((q) => q.desired);
+  };
+  assert.deepEqual(rps(1, 2), [[0, 1]]);
+  assert.deepEqual(rps(2, 2), [[], []], 'rx == cpus: RPS off');
+  assert.deepEqual(rps(3, 2), [[], [], []]);
+  assert.deepEqual(rps(3, 4), [[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]);
+});
