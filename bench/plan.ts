@@ -1,9 +1,9 @@
 // bench/plan — snapshot + plan time on a generated 1024-CPU, 8-node machine with 4096 NIC
-// queue IRQs (test/helpers/fixture.ts preset big1024). Target: plan ≤ 20 ms median.
+// queue IRQs (fixture/fixture.ts preset big1024). Target: plan ≤ 20 ms median.
 // A benchmark, not a test: it prints figures, it does not assert them.
 
 import { performance } from 'node:perf_hooks';
-import { buildFixture, presets, removeFixture } from '../test/helpers/fixture.js';
+import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { assignmentOf, plan } from '../src/planner/planner.js';
 import { defaultPolicy } from '../src/policy/policy.js';

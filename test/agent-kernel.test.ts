@@ -1,13 +1,13 @@
 // The agent end to end against the real kernel (root only): `startAgent` runs in this process
 // with root '/', real uevent/rtnetlink/SIGHUP sources, a temp policy and state file, and a
 // fake audit log that collects records. Each test drives real hardware events — a veth we
-// create (its peer in a netns we create), cpu1 offline/online, virtio4 unbind/bind, a forged
+// create (its peer in a netns we create), cpu1 offline/online, unbind/bind of a virtio_rng device (found in sysfs), a forged
 // uevent, a policy reload, an event flood — and checks what the agent wrote.
 //
 // Safety: other engineers run kernel tests at the same time, so the policy makes the agent
-// leave every NIC alone except eth0 and the veths this file names ([net:others] ignore). eth0
+// leave every NIC alone except the NIC found in sysfs (eth0 here) and the veths this file names ([net:others] ignore). eth0
 // is never renamed or taken down; only its queue IRQ masks and rx-0 rps_cpus are written, and
-// they are saved before and restored after. cpu1 is brought back online, virtio4 rebound and
+// they are saved before and restored after. cpu1 is brought back online, the device rebound and
 // its IRQ masks restored in `finally`/`after`.
 
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -26,6 +26,7 @@ import { ueventStats } from '../src/agent/uevent.js';
 import type { AuditLog, AuditRecord } from '../src/audit/audit-log.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 import { shippedPolicyPath } from '../src/policy/policy.js';
+import { queueNic, unbindableDevice } from './helpers/live.js';
 
 const execFile = promisify(execFileCb);
 const isRoot = process.getuid?.() === 0;
@@ -38,8 +39,13 @@ const RENAMED = `affdR${pid}`;
 /** Prefix of the flood test's veths: af<pid>x<i> stays within IFNAMSIZ (15). */
 const FLOOD = `af${pid}x`;
 const CPU1 = '/sys/devices/system/cpu/cpu1/online';
-const RNG = '/sys/bus/virtio/drivers/virtio_rng';
-const ETH0_IRQS = ['virtio2-input.0', 'virtio2-output.0'];
+/** Found in sysfs (helpers/live.ts): the NIC the tests steer and a device safe to unbind. */
+const NIC = queueNic();
+const ETH = NIC?.name ?? 'eth0';
+const ETH0_IRQS = NIC?.irqs.map((i) => i.name) ?? [];
+const UNBINDABLE = unbindableDevice();
+const RNG = UNBINDABLE?.driverDir ?? '/sys/bus/virtio/drivers/virtio_rng';
+const DEV = UNBINDABLE?.device ?? '(no unbindable device)';
 const TIMEOUT = 2000;
 
 // ---------------------------------------------------------------------------------------
@@ -128,7 +134,7 @@ match-name = *
 strategy = ignore
 
 [net:ours]
-match-name = eth0, ${HOST}, ${RENAMED}, ${FLOOD}*
+match-name = ${ETH}, ${HOST}, ${RENAMED}, ${FLOOD}*
 strategy = spread
 
 [net:renamed]
@@ -230,10 +236,10 @@ let tmp = '';
 function saveState(): Saved {
   const byName = irqsByName();
   const masks = new Map<string, string>();
-  for (const [name, irq] of byName) if (ETH0_IRQS.includes(name) || name.startsWith('virtio4-')) masks.set(name, readMask(irq));
+  for (const [name, irq] of byName) if (ETH0_IRQS.includes(name) || name.startsWith(`${DEV}-`)) masks.set(name, readMask(irq));
   let eth0Rps: string | null = null;
   try {
-    eth0Rps = fs.readFileSync(rpsFile('eth0'), 'utf8').trim();
+    eth0Rps = fs.readFileSync(rpsFile(ETH), 'utf8').trim();
   } catch {
     /* no rx-0 */
   }
@@ -243,14 +249,14 @@ function saveState(): Saved {
 async function restoreState(s: Saved): Promise<string[]> {
   const problems: string[] = [];
   if (fs.existsSync(CPU1) && fs.readFileSync(CPU1, 'utf8').trim() !== '1') fs.writeFileSync(CPU1, '1');
-  if (fs.existsSync(RNG) && !fs.existsSync(`${RNG}/virtio4`)) {
+  if (fs.existsSync(RNG) && !fs.existsSync(`${RNG}/${DEV}`)) {
     try {
-      fs.writeFileSync(`${RNG}/bind`, 'virtio4');
+      fs.writeFileSync(`${RNG}/bind`, DEV);
     } catch (e) {
-      problems.push(`rebind virtio4: ${(e as Error).message}`);
+      problems.push(`rebind ${DEV}: ${(e as Error).message}`);
     }
   }
-  // The IRQ numbers may have changed (virtio4 rebind): restore by name.
+  // The IRQ numbers may have changed (rebind): restore by name.
   const byName = irqsByName();
   for (const [name, mask] of s.masks) {
     const irq = byName.get(name);
@@ -263,7 +269,7 @@ async function restoreState(s: Saved): Promise<string[]> {
   }
   if (s.eth0Rps !== null) {
     try {
-      fs.writeFileSync(rpsFile('eth0'), s.eth0Rps);
+      fs.writeFileSync(rpsFile(ETH), s.eth0Rps);
     } catch (e) {
       problems.push(`eth0 rps ${s.eth0Rps}: ${(e as Error).message}`);
     }
@@ -343,7 +349,7 @@ describe('agent against the real kernel', { concurrency: false }, () => {
     if (!fs.existsSync(CPU1)) return t.skip('cpu1 has no online file (single CPU or not hot-pluggable)');
     if (fs.readFileSync(CPU1, 'utf8').trim() !== '1') return t.skip('cpu1 is not online to begin with');
     const irqs = ETH0_IRQS.map((n) => irqOf(n));
-    if (irqs.some((i) => i === null)) return t.skip(`eth0 queue IRQs ${ETH0_IRQS.join(', ')} not in /proc/interrupts`);
+    if (irqs.some((i) => i === null)) return t.skip(`${ETH} queue IRQs ${ETH0_IRQS.join(', ')} not in /proc/interrupts`);
     const dir = path.join(tmp, 'cpu');
     const agent = new Agent(config('cpu'));
     try {
@@ -368,7 +374,7 @@ describe('agent against the real kernel', { concurrency: false }, () => {
         assert.ok(want !== undefined, `state has a target for irq ${irq}: ${JSON.stringify(state.targets)}`);
         assert.deepEqual(parseCpuList(readMask(irq!)), parseCpuList(want), `irq ${irq} mask`);
       }
-      const rpsWant = state.targets['net/eth0/rx-0/rps'];
+      const rpsWant = state.targets[`net/${ETH}/rx-0/rps`];
       if (rpsWant !== undefined) assert.deepEqual(parseCpuList(rpsWant), onlineCpus(), 'eth0 rps back on all CPUs');
       assert.deepEqual(agent.failed(), []);
     } finally {
@@ -378,58 +384,58 @@ describe('agent against the real kernel', { concurrency: false }, () => {
     assert.equal(fs.readFileSync(CPU1, 'utf8').trim(), '1');
   });
 
-  async function cycleVirtio4(t: TestContext, agent: Agent): Promise<PassInfo> {
-    const isVirtio4 = (action: 'bind' | 'unbind') => (e: AgentEvent) => e.kind === 'driver' && e.device === 'virtio4' && e.action === action;
+  async function cycleUnbindable(t: TestContext, agent: Agent): Promise<PassInfo> {
+    const isDev = (action: 'bind' | 'unbind') => (e: AgentEvent) => e.kind === 'driver' && e.device === DEV && e.action === action;
     const e0 = agent.events.length;
-    fs.writeFileSync(`${RNG}/unbind`, 'virtio4');
-    await agent.passFor('virtio4 unbind', isVirtio4('unbind'), e0);
+    fs.writeFileSync(`${RNG}/unbind`, DEV);
+    await agent.passFor(`${DEV} unbind`, isDev('unbind'), e0);
     const e1 = agent.events.length;
-    fs.writeFileSync(`${RNG}/bind`, 'virtio4');
-    const p = await agent.passFor('virtio4 bind', isVirtio4('bind'), e1);
+    fs.writeFileSync(`${RNG}/bind`, DEV);
+    const p = await agent.passFor(`${DEV} bind`, isDev('bind'), e1);
     // The trigger names the bind unless a crowd of other events filled the text first.
-    if (!p.trigger.includes('virtio4')) t.diagnostic(`bind pass trigger: ${p.trigger}`);
+    if (!p.trigger.includes(DEV)) t.diagnostic(`bind pass trigger: ${p.trigger}`);
     return p;
   }
 
-  it('virtio4 unbind/bind: a pass runs; the default policy leaves its IRQs alone', async (t) => {
+  it('unbind/bind of a virtio_rng device: a pass runs; the default policy leaves its IRQs alone', async (t) => {
     if (!needRoot(t)) return;
-    if (!fs.existsSync(`${RNG}/virtio4`)) return t.skip('virtio4 is not bound to virtio_rng on this machine');
+    if (!fs.existsSync(`${RNG}/${DEV}`)) return t.skip('no device of an unbindable driver (virtio_rng) on this machine');
     const agent = new Agent(config('rng-default'));
     try {
       await agent.pass('first pass', () => true);
-      const bound = await cycleVirtio4(t, agent);
+      const bound = await cycleUnbindable(t, agent);
       assert.equal(bound.failed, 0);
-      const input = await until('virtio4-input IRQ', () => irqOf('virtio4-input'));
-      assert.ok(!agent.records.some((r) => r.v.irq === input && r.v.kind !== 'plan-summary'), 'no record touches the virtio4 IRQ');
+      const input = await until(`${DEV}-input IRQ`, () => irqOf(`${DEV}-input`));
+      assert.ok(!agent.records.some((r) => r.v.irq === input && r.v.kind !== 'plan-summary'), `no record touches the ${DEV} IRQ`);
       assert.deepEqual(agent.failed(), []);
     } finally {
-      if (!fs.existsSync(`${RNG}/virtio4`)) fs.writeFileSync(`${RNG}/bind`, 'virtio4');
+      if (!fs.existsSync(`${RNG}/${DEV}`)) fs.writeFileSync(`${RNG}/bind`, DEV);
       await agent.stop();
     }
   });
 
-  it('virtio4 unbind/bind with [irq:rng] pin = 1: the new IRQ gets mask 1', async (t) => {
+  it('unbind/bind of a virtio_rng device with [irq:rng] pin = 1: the new IRQ gets mask 1', async (t) => {
     if (!needRoot(t)) return;
-    if (!fs.existsSync(`${RNG}/virtio4`)) return t.skip('virtio4 is not bound to virtio_rng on this machine');
+    if (!fs.existsSync(`${RNG}/${DEV}`)) return t.skip('no device of an unbindable driver (virtio_rng) on this machine');
     if (!onlineCpus().includes(1)) return t.skip('cpu1 is offline');
-    const agent = new Agent(config('rng-pin', '\n[irq:rng]\nmatch-irq = virtio4-*\nstrategy = pin\npin = 1\n'));
+    const agent = new Agent(config('rng-pin', `\n[irq:rng]\nmatch-irq = ${DEV}-*\nstrategy = pin\npin = 1\n`));
     try {
       await agent.pass('first pass', () => true);
       const r0 = agent.records.length;
-      const bound = await cycleVirtio4(t, agent);
+      const bound = await cycleUnbindable(t, agent);
       assert.equal(bound.failed, 0);
-      const input = await until('virtio4-input IRQ', () => irqOf('virtio4-input'));
-      await until(`irq ${input} (virtio4-input) mask 1`, () => readMask(input) === '1');
+      const input = await until(`${DEV}-input IRQ`, () => irqOf(`${DEV}-input`));
+      await until(`irq ${input} (${DEV}-input) mask 1`, () => readMask(input) === '1');
       assert.ok(
         agent.records.slice(r0).some((r) => r.v.kind === 'applied' && r.v.irq === input && r.v.new === '1'),
         'an applied record for the new IRQ after the rebind',
       );
       assert.deepEqual(agent.failed(), []);
     } finally {
-      if (!fs.existsSync(`${RNG}/virtio4`)) fs.writeFileSync(`${RNG}/bind`, 'virtio4');
+      if (!fs.existsSync(`${RNG}/${DEV}`)) fs.writeFileSync(`${RNG}/bind`, DEV);
       await agent.stop();
-      // Put the virtio4 masks back now (by name: the rebind may have changed the numbers).
-      if (saved) await restoreState({ masks: new Map([...saved.masks].filter(([n]) => n.startsWith('virtio4-'))), eth0Rps: null });
+      // Put the device's masks back now (by name: the rebind may have changed the numbers).
+      if (saved) await restoreState({ masks: new Map([...saved.masks].filter(([n]) => n.startsWith(`${DEV}-`))), eth0Rps: null });
     }
   });
 

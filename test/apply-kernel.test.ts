@@ -1,5 +1,6 @@
 // `affinityd apply` on this machine's real /proc/irq (root, real kernel): writes, verifies,
-// skips the kernel-managed virtio-blk IRQ that answers EPERM, remembers it, restores after.
+// skips a kernel-managed (blk-mq) IRQ that refuses writes, remembers it, restores after.
+// The NIC, its queue IRQs and the managed IRQ are found in /proc and /sys (helpers/live.ts).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,18 +10,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { applyWrites } from '../src/applier/applier.js';
 import type { Write } from '../src/applier/diff.js';
+import { irqByName, managedIrq, queueNic } from './helpers/live.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
-function irqByName(name: string): number | null {
-  const text = fs.readFileSync('/proc/interrupts', 'utf8');
-  for (const line of text.split('\n')) {
-    const m = /^\s*(\d+):.*\s(\S+)\s*$/.exec(line);
-    if (m && m[2] === name) return Number(m[1]);
+const NIC = queueNic();
+const ONLINE = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+
+/** Put the NIC's queue IRQs back to the kernel's reset mask (all online CPUs). */
+function resetQueueMasks(): void {
+  for (const { name } of NIC?.irqs ?? []) {
+    const irq = irqByName(name);
+    if (irq !== null) fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, ONLINE);
   }
-  return null;
 }
 
 function saveMasks(): Map<string, string> {
@@ -33,9 +37,9 @@ function saveMasks(): Map<string, string> {
       // vanished
     }
   }
-  for (const q of fs.readdirSync('/sys/class/net/eth0/queues')) {
+  for (const q of NIC ? fs.readdirSync(`/sys/class/net/${NIC.name}/queues`) : []) {
     const f = q.startsWith('rx') ? 'rps_cpus' : 'xps_cpus';
-    const p = `/sys/class/net/eth0/queues/${q}/${f}`;
+    const p = `/sys/class/net/${NIC!.name}/queues/${q}/${f}`;
     try {
       saved.set(p, fs.readFileSync(p, 'utf8').trim());
     } catch {
@@ -67,33 +71,32 @@ describe('apply on the real kernel', { concurrency: false }, () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('applies the plan, skips the kernel-managed virtio-blk IRQ (EPERM) and remembers it', (t) => {
+  it('applies the plan, skips the kernel-managed IRQ (EPERM/EIO) and remembers it', (t) => {
     if (!isRoot) return t.skip('needs root to write /proc/irq');
-    const blk = irqByName('virtio1-req.0');
-    if (blk === null) return t.skip('no virtio-blk request IRQ (virtio1-req.0) on this machine');
+    if (!NIC) return t.skip('no NIC with queue IRQs on this machine');
+    const managed0 = managedIrq();
+    if (managed0 === null) return t.skip('no kernel-managed (blk-mq) IRQ on this machine');
+    const blk = managed0.irq;
     const state = path.join(dir, 'state.json');
     const config = path.join(dir, 'affinityd.ini');
     // Force a plan for the managed IRQ too, so the applier meets the kernel's EPERM.
-    fs.writeFileSync(config, `${fs.readFileSync(SHIPPED, 'utf8')}\n[irq:blk]\nmatch-irq = virtio1-req.*\nstrategy = pin\npin = 1\n`.replace(/^state-file = .*$/m, `state-file = ${state}`));
+    fs.writeFileSync(config, `${fs.readFileSync(SHIPPED, 'utf8')}\n[irq:blk]\nmatch-irq = ${managed0.name}\nstrategy = pin\npin = 1\n`.replace(/^state-file = .*$/m, `state-file = ${state}`));
     // Start from the kernel's reset state so there is something to change.
-    for (const name of ['virtio2-input.0', 'virtio2-output.0']) {
-      const irq = irqByName(name);
-      if (irq !== null) fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, '0-1');
-    }
+    resetQueueMasks();
     const r = spawnSync(process.execPath, [CLI, 'apply', '--config', config, '--json'], { encoding: 'utf8', env: { ...process.env, NOTIFY_SOCKET: '' } });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { plan: { irqs: { irq: number; desired: string | null; interface: string | null }[] }; changes: { target: string; outcome: string; error: string | null }[] };
     const managed = out.changes.find((c) => c.target === `irq/${blk}`);
     assert.equal(managed?.outcome, 'skipped-managed');
-    assert.equal(managed?.error, 'EPERM');
+    assert.match(managed?.error ?? '', /^(EPERM|EIO)$/);
     // Every NIC queue IRQ now reads back what the plan wanted.
-    const queues = out.plan.irqs.filter((i) => i.interface === 'eth0' && i.desired !== null);
-    assert.ok(queues.length >= 2, 'eth0 has queue IRQs in the plan');
+    const queues = out.plan.irqs.filter((i) => i.interface === NIC.name && i.desired !== null);
+    assert.equal(queues.length, NIC.irqs.length, `${NIC.name}'s queue IRQs are in the plan`);
     for (const q of queues) assert.equal(fs.readFileSync(`/proc/irq/${q.irq}/smp_affinity_list`, 'utf8').trim(), q.desired);
     assert.ok(out.changes.some((c) => c.outcome === 'applied'));
     // The refusal is remembered: a second apply neither retries it nor changes anything.
     const stateJson = JSON.parse(fs.readFileSync(state, 'utf8')) as { managed: Record<string, string> };
-    assert.equal(stateJson.managed[String(blk)], 'virtio1-req.0');
+    assert.equal(stateJson.managed[String(blk)], managed0.name);
     const again = spawnSync(process.execPath, [CLI, 'apply', '--config', config, '--json'], { encoding: 'utf8' });
     assert.equal(again.status, 0, again.stderr);
     const out2 = JSON.parse(again.stdout) as { changes: unknown[]; plan: { irqs: { irq: number; reason: string }[] } };
@@ -105,8 +108,8 @@ describe('apply on the real kernel', { concurrency: false }, () => {
     if (!isRoot) return t.skip('needs root for CPU hotplug');
     const cpu1 = '/sys/devices/system/cpu/cpu1/online';
     if (!fs.existsSync(cpu1)) return t.skip('cpu1 cannot be hot-unplugged here');
-    const irq = irqByName('virtio2-input.0');
-    if (irq === null) return t.skip('no virtio-net input IRQ');
+    const irq = NIC?.irqs[0]?.irq;
+    if (irq === undefined) return t.skip('no NIC queue IRQ on this machine');
     const w: Write = { kind: 'irq', target: `irq/${irq}`, path: `/proc/irq/${irq}/smp_affinity_list`, value: '1', old: '0-1', new: '1', cpus: [1], irq, policy: null, reason: 'test' };
     try {
       fs.writeFileSync(cpu1, '0');
@@ -117,7 +120,7 @@ describe('apply on the real kernel', { concurrency: false }, () => {
     } finally {
       fs.writeFileSync(cpu1, '1');
     }
-    assert.equal(fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim(), '0-1');
+    assert.equal(fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim(), ONLINE);
   });
 
   it('as a non-root user: plan works, apply exits 77 with one line and writes nothing', (t) => {
@@ -128,10 +131,7 @@ describe('apply on the real kernel', { concurrency: false }, () => {
     if (plan.error) return t.skip(`setpriv unavailable: ${plan.error.message}`);
     assert.equal(plan.status, 0, plan.stderr);
     assert.ok((JSON.parse(plan.stdout) as { irqs: unknown[] }).irqs.length > 0);
-    for (const i of ['virtio2-input.0', 'virtio2-output.0']) {
-      const irq = irqByName(i);
-      if (irq !== null) fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, '0-1');
-    }
+    resetQueueMasks();
     const mid = saveMasks();
     const apply = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'apply', '--config', SHIPPED], { encoding: 'utf8', cwd: '/' });
     assert.equal(apply.status, 77, apply.stdout + apply.stderr);

@@ -13,8 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { parseProcInterrupts, type ParsedInterrupts } from '../src/snapshot/interrupts.js';
 import { classifyIrqName } from '../src/snapshot/queue-names.js';
 import type { QueueRole } from '../src/types.js';
+import { corpusDir } from './helpers/corpus.js';
 
-const DIR = '/work/shared/corpus/proc-interrupts';
+const DIR = corpusDir('proc-interrupts');
 
 const range = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 

@@ -10,8 +10,9 @@ import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { plan } from '../src/planner/planner.js';
 import { defaultPolicy } from '../src/policy/policy.js';
 import { formatCpuList } from '../src/cpumask/cpumask.js';
+import { corpusDir } from './helpers/corpus.js';
 
-const DIR = '/work/shared/corpus/util-linux-lscpu';
+const DIR = corpusDir('util-linux-lscpu');
 
 // What the corpus README says of each machine.
 const EXPECTED: Record<string, { online?: string; nodes?: Record<number, string> }> = {

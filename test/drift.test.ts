@@ -9,7 +9,7 @@ import pino from 'pino';
 import { startAgent } from '../src/agent/agent.js';
 import type { AuditLog } from '../src/audit/audit-log.js';
 import type { AuditRecord } from '../src/audit/records.js';
-import { buildFixture, presets, removeFixture } from './helpers/fixture.js';
+import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
 
 function fakeAudit(records: AuditRecord[]): AuditLog {
   return { sink: 'stdout', record: (r) => void records.push(r), flush: async () => undefined, close: async () => undefined, stats: () => null };

@@ -1,7 +1,7 @@
 // Kernel event sources against the real kernel (root only): veth life cycle in a netns we
 // create, CPU1 offline/online, a forged uevent from userspace, virtio_rng unbind/bind, a
 // receive-buffer overrun, and real signals to this process. Every test uses only names and
-// devices it creates or the ones the project allows (cpu1, virtio4) and restores them in
+// devices it creates or the ones the project allows (cpu1, a virtio_rng device found in sysfs) and restores them in
 // `finally`; eth0 and virtio3 are never touched.
 
 import { describe, it, type TestContext } from 'node:test';
@@ -18,6 +18,7 @@ import { uevents$, ueventStats } from '../src/agent/uevent.js';
 import { links$ } from '../src/agent/rtnetlink.js';
 import { describeEvent, type AgentEvent } from '../src/agent/events.js';
 import { signals$, termination$ } from '../src/agent/signals.js';
+import { unbindableDevice } from './helpers/live.js';
 
 const execFile = promisify(execFileCb);
 const isRoot = process.getuid?.() === 0;
@@ -183,26 +184,27 @@ describe('kernel event sources', { concurrency: false }, () => {
     }
   });
 
-  it('virtio4 unbind/bind from virtio_rng', async (t) => {
+  it('unbind/bind of a device of an unbindable driver (virtio_rng, found in sysfs)', async (t) => {
     if (!needRoot(t)) return;
-    const drv = '/sys/bus/virtio/drivers/virtio_rng';
-    if (!fs.existsSync(`${drv}/virtio4`)) {
-      t.skip('virtio4 is not bound to virtio_rng on this machine');
+    const dev = unbindableDevice();
+    if (!dev) {
+      t.skip('no device of an unbindable driver (virtio_rng) on this machine');
       return;
     }
+    const { driverDir: drv, device, bus, driver } = dev;
     const c = new Collector();
     try {
-      fs.writeFileSync(`${drv}/unbind`, 'virtio4');
-      const unbind = await c.waitFor('unbind', 'driver', (e) => e.action === 'unbind' && e.device === 'virtio4');
-      assert.deepEqual(unbind, { kind: 'driver', action: 'unbind', subsystem: 'virtio', device: 'virtio4', driver: null });
-      fs.writeFileSync(`${drv}/bind`, 'virtio4');
-      const bind = await c.waitFor('bind', 'driver', (e) => e.action === 'bind' && e.device === 'virtio4');
-      assert.deepEqual(bind, { kind: 'driver', action: 'bind', subsystem: 'virtio', device: 'virtio4', driver: 'virtio_rng' });
+      fs.writeFileSync(`${drv}/unbind`, device);
+      const unbind = await c.waitFor('unbind', 'driver', (e) => e.action === 'unbind' && e.device === device);
+      assert.deepEqual(unbind, { kind: 'driver', action: 'unbind', subsystem: bus, device, driver: null });
+      fs.writeFileSync(`${drv}/bind`, device);
+      const bind = await c.waitFor('bind', 'driver', (e) => e.action === 'bind' && e.device === device);
+      assert.deepEqual(bind, { kind: 'driver', action: 'bind', subsystem: bus, device, driver });
     } finally {
       c.close();
-      if (!fs.existsSync(`${drv}/virtio4`)) fs.writeFileSync(`${drv}/bind`, 'virtio4');
+      if (!fs.existsSync(`${drv}/${device}`)) fs.writeFileSync(`${drv}/bind`, device);
     }
-    assert.ok(fs.readdirSync(drv).includes('virtio4'), 'virtio4 is bound to virtio_rng again');
+    assert.ok(fs.readdirSync(drv).includes(device), `${device} is bound to ${driver} again`);
   });
 
   // Unpatched netlink 0.3.0 aborts the process (std::terminate, SIGABRT) when epoll reports the

@@ -1,4 +1,4 @@
-// Self-tests of the fixture generator (test/helpers/fixture.ts) and the hwloc helper: the
+// Self-tests of the fixture generator (fixture/fixture.ts) and the hwloc helper: the
 // generated trees are the oracle for the snapshot/planner/applier tests, so their formats are
 // checked here against literal kernel text (mask widths, column layout, link spelling).
 
@@ -18,9 +18,9 @@ import {
   presets,
   removeFixture,
   sysfsLinkText,
-} from './helpers/fixture.js';
-import type { FixtureNic, FixtureSpec } from './helpers/fixture.js';
-import { addSyntheticNics, hwlocNames, readMachine, unpackHwloc } from './helpers/hwloc.js';
+} from '../fixture/fixture.js';
+import type { FixtureNic, FixtureSpec } from '../fixture/fixture.js';
+import { HWLOC_CORPUS, addSyntheticNics, hwlocNames, readMachine, unpackHwloc } from './helpers/hwloc.js';
 import { FsRoot } from '../src/snapshot/fsroot.js';
 
 const roots: string[] = [];
@@ -409,7 +409,7 @@ describe('hwloc corpus + synthetic NICs', () => {
   ];
 
   it('unpacks every tarball and adds NICs that follow the real topology', (t) => {
-    if (names.length === 0) return t.skip('hwloc corpus not present at /work/shared/corpus/hwloc-linux');
+    if (names.length === 0) return t.skip(`hwloc corpus not present at ${HWLOC_CORPUS}`);
     assert.ok(names.length >= 40, `only ${names.length} tarballs`);
     for (const name of names) {
       const root = unpackHwloc(name);

@@ -18,7 +18,7 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
  * `types.ts` and `targets.ts` (data shapes and names) sit at the bottom with cpumask.
  */
 const FLOORS: string[][] = [
-  ['(root)', 'cpumask'],
+  ['(root)', 'cpumask', 'text'],
   ['policy', 'snapshot', 'state', 'audit'],
   ['planner', 'applier', 'status'],
   ['reconcile'],

@@ -4,7 +4,7 @@
 // vectors are left alone and do not count for the balance.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildFixture, removeFixture } from './helpers/fixture.js';
+import { buildFixture, removeFixture } from '../fixture/fixture.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { plan } from '../src/planner/planner.js';
 import { defaultPolicy } from '../src/policy/policy.js';

@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { MESSAGE_IDS } from '../src/audit/records.js';
+import { queueNic } from './helpers/live.js';
 import { journaldUnavailableReason, startJournald, type TestJournald } from './helpers/journald.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -19,13 +20,9 @@ const unix = createRequire(import.meta.url)('unix-dgram') as {
 };
 const CPU1 = '/sys/devices/system/cpu/cpu1/online';
 
-function irqByName(name: string): number | null {
-  for (const line of fs.readFileSync('/proc/interrupts', 'utf8').split('\n')) {
-    const m = /^\s*(\d+):.*\s(\S+)\s*$/.exec(line);
-    if (m && m[2] === name) return Number(m[1]);
-  }
-  return null;
-}
+/** The NIC whose queue IRQ the test moves, found in sysfs (helpers/live.ts). */
+const NIC = queueNic();
+const ONLINE = fs.readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
 const mask = (irq: number) => fs.readFileSync(`/proc/irq/${irq}/smp_affinity_list`, 'utf8').trim();
 
 describe('journal and systemd notify, end to end', { concurrency: false }, () => {
@@ -35,7 +32,7 @@ describe('journal and systemd notify, end to end', { concurrency: false }, () =>
   let config = '';
   const saved = new Map<number, string>();
   let rq = '';
-  const rps = '/sys/class/net/eth0/queues/rx-0/rps_cpus';
+  const rps = `/sys/class/net/${NIC?.name ?? 'eth0'}/queues/rx-0/rps_cpus`;
 
   before(async () => {
     if (process.getuid?.() !== 0) {
@@ -48,11 +45,8 @@ describe('journal and systemd notify, end to end', { concurrency: false }, () =>
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-e2e-'));
     config = path.join(dir, 'affinityd.ini');
     fs.writeFileSync(config, fs.readFileSync(SHIPPED, 'utf8').replace(/^state-file = .*$/m, `state-file = ${dir}/state.json`));
-    for (const n of ['virtio2-input.0', 'virtio2-output.0']) {
-      const irq = irqByName(n);
-      if (irq !== null) saved.set(irq, mask(irq));
-    }
-    rq = fs.readFileSync(rps, 'utf8').trim();
+    for (const { irq } of NIC?.irqs ?? []) saved.set(irq, mask(irq));
+    if (fs.existsSync(rps)) rq = fs.readFileSync(rps, 'utf8').trim();
   });
   after(async () => {
     if (fs.existsSync(CPU1) && fs.readFileSync(CPU1, 'utf8').trim() === '0') fs.writeFileSync(CPU1, '1');
@@ -64,33 +58,35 @@ describe('journal and systemd notify, end to end', { concurrency: false }, () =>
 
   it('apply leaves records journalctl filters by MESSAGE_ID and AFFINITYD_IRQ; audit shows them', async (t) => {
     if (skip || !jd) return t.skip(skip ?? 'journald not started');
-    const irq = irqByName('virtio2-input.0');
-    if (irq === null) return t.skip('no virtio-net input IRQ on this machine');
-    fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, '0-1'); // the kernel's post-hotplug reset
+    const q = NIC?.irqs[0];
+    if (!q) return t.skip('no NIC queue IRQ on this machine');
+    const irq = q.irq;
+    const iface = NIC!.name;
+    fs.writeFileSync(`/proc/irq/${irq}/smp_affinity_list`, ONLINE); // the kernel's post-hotplug reset
     const r = spawnSync(process.execPath, [CLI, 'apply', '--config', config], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const [e] = await jd.waitFor([`MESSAGE_ID=${MESSAGE_IDS.applied}`, `AFFINITYD_IRQ=${irq}`, 'AFFINITYD_TRIGGER=apply'], 1);
     assert.ok(e, 'applied record in the journal');
     assert.equal(e.AFFINITYD_TARGET, `irq/${irq}`);
-    assert.equal(e.AFFINITYD_INTERFACE, 'eth0');
-    assert.equal(e.AFFINITYD_QUEUE, 'rx-0');
-    assert.equal(e.AFFINITYD_OLD, '0-1');
+    assert.equal(e.AFFINITYD_INTERFACE, iface);
+    assert.equal(e.AFFINITYD_QUEUE, q.queue);
+    assert.equal(e.AFFINITYD_OLD, ONLINE);
     assert.equal(e.AFFINITYD_NEW, mask(irq));
     assert.equal(e.AFFINITYD_POLICY, 'defaults');
-    assert.match(String(e.MESSAGE), new RegExp(`^irq ${irq} \\(eth0 rx-0\\) 0-1 -> ${mask(irq)}: apply$`));
+    assert.match(String(e.MESSAGE), new RegExp(`^irq ${irq} \\(${iface} ${q.queue}\\) ${ONLINE} -> ${mask(irq)}: apply$`));
     const a = spawnSync(process.execPath, [CLI, 'audit', '--irq', String(irq), '--json'], { encoding: 'utf8' });
     assert.equal(a.status, 0, a.stderr);
-    assert.ok(a.stdout.includes(`irq ${irq} (eth0 rx-0) 0-1 -> `), 'audit --json shows the record');
-    const table = spawnSync(process.execPath, [CLI, 'audit', '--interface', 'eth0'], { encoding: 'utf8' });
+    assert.ok(a.stdout.includes(`irq ${irq} (${iface} ${q.queue}) ${ONLINE} -> `), 'audit --json shows the record');
+    const table = spawnSync(process.execPath, [CLI, 'audit', '--interface', iface], { encoding: 'utf8' });
     assert.equal(table.status, 0, table.stderr);
-    assert.match(table.stdout, new RegExp(`irq ${irq} \\(eth0 rx-0\\)`));
+    assert.match(table.stdout, new RegExp(`irq ${irq} \\(${iface} ${q.queue}\\)`));
   });
 
   it('run: READY=1 on NOTIFY_SOCKET after the first apply, cpu1 cycle restored and journalled, SIGTERM exits 0', async (t) => {
     if (skip || !jd) return t.skip(skip ?? 'journald not started');
     if (!fs.existsSync(CPU1)) return t.skip('cpu1 cannot be hot-unplugged here');
-    const irq = irqByName('virtio2-input.0');
-    if (irq === null) return t.skip('no virtio-net input IRQ on this machine');
+    const irq = NIC?.irqs[0]?.irq;
+    if (irq === undefined) return t.skip('no NIC queue IRQ on this machine');
     const sockPath = path.join(dir, 'notify.sock');
     const messages: string[] = [];
     const sock = unix.createSocket('unix_dgram', (msg: Buffer) => messages.push(msg.toString()));

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildFixture, removeFixture } from './helpers/fixture.js';
+import { buildFixture, removeFixture } from '../fixture/fixture.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { plan } from '../src/planner/planner.js';
 import { defaultPolicy } from '../src/policy/policy.js';

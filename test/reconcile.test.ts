@@ -16,7 +16,7 @@ import { formatCpuList } from '../src/cpumask/cpumask.js';
 import { irqTarget } from '../src/targets.js';
 import { emptyState, type AppliedState } from '../src/state/state.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
-import { buildFixture, presets, removeFixture } from './helpers/fixture.js';
+import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
 
 const roots: string[] = [];
 after(() => {

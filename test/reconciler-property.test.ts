@@ -18,7 +18,7 @@ import { emptyState, type AppliedState } from '../src/state/state.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import type { AuditRecord } from '../src/audit/records.js';
 import { irqTarget, queueTarget } from '../src/targets.js';
-import { buildFixture, removeFixture, type FixtureNic, type FixtureSpec, type NicNaming } from './helpers/fixture.js';
+import { buildFixture, removeFixture, type FixtureNic, type FixtureSpec, type NicNaming } from '../fixture/fixture.js';
 
 interface PlanJson {
   irqs: { irq: number; name: string; current: string | null; desired: string | null; reason: string }[];

@@ -21,7 +21,7 @@ import { planSerial } from '../src/planner/serial.js';
 import { FsRoot } from '../src/snapshot/fsroot.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import type { Policy, SerialPortInfo } from '../src/types.js';
-import { buildFixture, removeFixture, TreeWriter, type FixtureSpec } from './helpers/fixture.js';
+import { buildFixture, removeFixture, TreeWriter, type FixtureSpec } from '../fixture/fixture.js';
 
 const F = '/etc/affinityd/affinityd.ini';
 

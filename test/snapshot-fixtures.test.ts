@@ -1,11 +1,12 @@
 // Snapshot readers + planner + applier on generated fixture trees (not copies of real
 // captures), on every real hwloc topology with synthetic NIC IRQs, and on the real
 // node_exporter sysfs capture.
+import { corpusDir } from './helpers/corpus.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildFixture, presets, removeFixture, type FixtureNic } from './helpers/fixture.js';
+import { buildFixture, presets, removeFixture, type FixtureNic } from '../fixture/fixture.js';
 import { addSyntheticNics, hwlocNames, unpackHwloc } from './helpers/hwloc.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { readNics } from '../src/snapshot/nics.js';
@@ -15,7 +16,7 @@ import { defaultPolicy } from '../src/policy/policy.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 
-const CORPUS = '/work/shared/corpus';
+const CORPUS = corpusDir('.');
 
 function withFixture<T>(root: string, fn: (root: string) => T): T {
   try {

@@ -10,10 +10,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { FIXTURE_MARKER, TreeWriter, fixtureTmpDir, writeDeviceTree } from './fixture.js';
-import type { FixtureMachine, FixtureNic } from './fixture.js';
+import { FIXTURE_MARKER, TreeWriter, fixtureTmpDir, writeDeviceTree } from '../../fixture/fixture.js';
+import type { FixtureMachine, FixtureNic } from '../../fixture/fixture.js';
+import { corpusDir } from './corpus.js';
 
-export const HWLOC_CORPUS = '/work/shared/corpus/hwloc-linux';
+export const HWLOC_CORPUS = corpusDir('hwloc-linux');
 
 /** Tarball names (without .tar.bz2), sorted; [] when the corpus is absent. */
 export function hwlocNames(): string[] {

@@ -1,5 +1,5 @@
 // In-memory Snapshot builder for planner tests: the planner is pure, so most of its tests need
-// no files at all. (Readers are tested on generated fixture trees: test/helpers/fixture.ts.)
+// no files at all. (Readers are tested on generated fixture trees: fixture/fixture.ts.)
 
 import type { CpuInfo, IrqInfo, NicInfo, Snapshot } from '../../src/types.js';
 

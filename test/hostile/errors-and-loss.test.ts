@@ -20,7 +20,7 @@ import { defaultPolicy, loadPolicy, PolicyError } from '../../src/policy/policy.
 import { MANAGED_RETRY_MS, reconcile } from '../../src/reconcile/reconcile.js';
 import { emptyState } from '../../src/state/state.js';
 import { snap, withOnline } from '../helpers/snap.js';
-import { fixtureTmpDir } from '../helpers/fixture.js';
+import { fixtureTmpDir } from '../../fixture/fixture.js';
 import { cli, fixture, oneLine, rootPolicy } from './helpers.js';
 
 const require = createRequire(import.meta.url);

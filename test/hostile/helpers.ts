@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { buildFixture, fixtureTmpDir, presets, removeFixture, type FixtureSpec } from '../helpers/fixture.js';
+import { buildFixture, fixtureTmpDir, presets, removeFixture, type FixtureSpec } from '../../fixture/fixture.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 

@@ -15,7 +15,7 @@ import { validatePolicy } from '../../src/policy/policy.js';
 import { takeSnapshot } from '../../src/snapshot/snapshot.js';
 import { plan } from '../../src/planner/planner.js';
 import { defaultPolicy } from '../../src/policy/policy.js';
-import { fixtureTmpDir } from '../helpers/fixture.js';
+import { fixtureTmpDir } from '../../fixture/fixture.js';
 import { cli, fixture, oneLine } from './helpers.js';
 
 describe('hostile: link loops', () => {
