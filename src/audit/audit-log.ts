@@ -1,11 +1,12 @@
 // audit-log — where audit records go: the journal (native fields) when it exists, else JSON
 // lines on stdout (a terminal or a container without journald).
 //
-// pino is the project's logger, so records pass through a pino logger; the journal side is a
-// pino destination object (a `write(line)` method, called synchronously in-process) that parses
-// pino's JSON line back into a record and sends it as journal fields. No worker-thread
-// transport: a record must be queued for the journal before record() returns, so that flush()
-// at shutdown really covers it.
+// The journal fields are made from the record itself (toJournalFields), never parsed back out
+// of a JSON line. pino, the project's logger, writes the JSON lines: on stdout when there is
+// no journal, and in journal mode only as each record's fallback form, handed to the journal
+// client with the fields (the destination is called synchronously in-process, so the line
+// and the record meet in record()). No worker-thread transport: a record must be queued for
+// the journal before record() returns, so that flush() at shutdown really covers it.
 //
 // No silent loss: a record the journal client gives up on (journal dead or wedged for the
 // client's giveUpMs, queue full, refused, left at close) is written to the fallback stream as
@@ -16,7 +17,7 @@ import { once } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { JournalClient, isJournalAvailable, DEFAULT_JOURNAL_SOCKET, type JournalClientOptions, type JournalStats, type UndeliveredRecord } from './journald.js';
 import { printable } from '../text/printable.js';
-import { MESSAGE_IDS, RECORD_FIELDS, priorityOf, toJournalFields, type AuditKind, type AuditRecord } from './records.js';
+import { MESSAGE_IDS, RECORD_FIELDS, priorityOf, toJournalFields, type AuditRecord } from './records.js';
 
 export type { AuditRecord } from './records.js';
 
@@ -44,25 +45,14 @@ export interface AuditLog {
   stats(): JournalStats | null;
 }
 
-/** Pino line → record. The logger writes only records, so the keys are AuditRecord's. */
-function recordFromLine(o: Record<string, unknown>): AuditRecord {
-  const r: AuditRecord = { kind: o.kind as AuditKind, message: String(o.message ?? '') };
-  if (typeof o.priority === 'number') r.priority = o.priority;
-  for (const [key] of RECORD_FIELDS) {
-    const v = o[key];
-    if (v === undefined || v === null) continue;
-    if (key === 'irq') r.irq = Number(v);
-    else r[key] = String(v);
-  }
-  return r;
-}
-
-/** A pino destination that sends each line to the journal as native fields. */
-function journalDestination(client: JournalClient): { write(line: string): void } {
+/**
+ * A pino destination for journal mode: the record's journal fields were set by record() just
+ * before pino wrote the line, which becomes their fallback form should the journal never take them.
+ */
+function journalDestination(client: JournalClient, take: () => Record<string, string>): { write(line: string): void } {
   return {
     write(line: string): void {
-      // The line itself is the record's fallback form, should the journal never take it.
-      client.send(toJournalFields(recordFromLine(JSON.parse(line) as Record<string, unknown>)), line.endsWith('\n') ? line : `${line}\n`);
+      client.send(take(), line.endsWith('\n') ? line : `${line}\n`);
     },
   };
 }
@@ -99,6 +89,8 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
     warn.write(`affinityd: ${records.length} audit record(s) not delivered to the journal: ${reason}; written to ${fallbackName} as JSON lines\n`);
   };
   const client = useJournal ? new JournalClient({ ...opts.client, socketPath, onUndelivered: undelivered }) : null;
+  // The journal fields of the record being written (journal mode), for journalDestination.
+  let pending: Record<string, string> | null = null;
   const logger: Logger = pino(
     {
       level: 'trace', // audit records are never filtered by level
@@ -107,7 +99,7 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    client ? journalDestination(client) : printableLines(stdout),
+    client ? journalDestination(client, () => pending!) : printableLines(stdout),
   );
 
   let closed = false;
@@ -125,7 +117,12 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
       const priority = priorityOf(r);
       const obj: Record<string, unknown> = { kind: r.kind, message_id: id, priority };
       for (const [key] of RECORD_FIELDS) if (r[key] !== undefined) obj[key] = r[key];
-      logger[levelFor(priority)](obj, r.message);
+      pending = client ? toJournalFields({ ...r, priority }) : null;
+      try {
+        logger[levelFor(priority)](obj, r.message);
+      } finally {
+        pending = null;
+      }
     },
     async flush(): Promise<void> {
       if (client) await client.flush(flushTimeoutMs);
