@@ -12,6 +12,7 @@ import { Observable, Subject, defer, finalize, map, of, takeUntil, timer } from 
 import { TestScheduler } from 'rxjs/testing';
 import fc from 'fast-check';
 import { MAX_KEPT, coalesce, emptyBatch, exclusivePasses, mergeBatches, type Batch } from '../src/agent/pipeline.js';
+import { runs } from './helpers/runs.js';
 
 const SETTLE = 20;
 const MAX_WAIT = 5 * SETTLE;
@@ -227,7 +228,7 @@ describe('exclusivePasses(run)', () => {
           assert.ok(log.batches.length <= arrivals.length);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });

@@ -5,6 +5,7 @@ import { assignmentOf, plan } from '../src/planner/planner.js';
 import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
 import type { Plan, Policy, Snapshot } from '../src/types.js';
 import { snap, withOnline } from './helpers/snap.js';
+import { runs } from './helpers/runs.js';
 
 const policy = (extra = ''): Policy => (extra ? parsePolicy(extra, 'test.ini', defaultPolicy()) : defaultPolicy());
 const queueCpus = (p: Plan, iface: string) => p.irqs.filter((i) => i.interface === iface).map((i) => i.desired?.[0]);
@@ -167,7 +168,7 @@ test('property: CPU online/offline moves the minimum number of queues', () => {
       const vals = all.map((x) => l.get(x) ?? 0);
       assert.ok(Math.max(...vals) - Math.min(...vals) <= 1, `balanced ${vals}`);
     }),
-    { numRuns: 300 },
+    { numRuns: runs(300) },
   );
 });
 

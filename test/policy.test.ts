@@ -22,6 +22,7 @@ import {
 import { builtinPolicy, KEYS } from '../src/policy/schema.js';
 import { globMatch, splitList } from '../src/policy/match.js';
 import type { Policy } from '../src/types.js';
+import { runs } from './helpers/runs.js';
 
 const F = '/etc/affinityd/affinityd.ini';
 
@@ -682,7 +683,7 @@ describe('robustness', () => {
           }
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 });

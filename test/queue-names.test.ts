@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { classifyIrqName, isValidIfname, type IrqNameClass } from '../src/snapshot/queue-names.js';
+import { runs } from './helpers/runs.js';
 
 const q = (role: 'rx' | 'tx' | 'rxtx', queue: number, extra: Record<string, string>): IrqNameClass => ({
   kind: 'queue',
@@ -140,7 +141,7 @@ test('property: classify never throws and queue numbers are non-negative integer
       assert.ok(r.kind === 'queue' || r.kind === 'nic-misc' || r.kind === 'other');
       if (r.kind === 'queue') assert.ok(Number.isSafeInteger(r.ref.queue) && r.ref.queue >= 0, s);
     }),
-    { numRuns: 5000 },
+    { numRuns: runs(5000) },
   );
 });
 
@@ -155,6 +156,6 @@ test('property: <if>-TxRx-<n> gives queue n of <if> for any valid interface name
       assert.deepEqual(classifyIrqName(`${name}-TxRx-${n}`), q('rxtx', n, { ifname: name }));
       assert.deepEqual(classifyIrqName(`i40e-${name}-TxRx-${n}`), q('rxtx', n, { ifname: name }));
     }),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
 });
