@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { main } from '../src/cli/main.js';
 import { loadPolicy } from '../src/policy/policy.js';
 import { Reconciler, stateFileOf } from '../src/reconcile/reconciler.js';
+import { MANAGED_RETRY_MS } from '../src/reconcile/reconcile.js';
 import { emptyState, type AppliedState } from '../src/state/state.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import type { AuditRecord } from '../src/audit/records.js';
@@ -73,7 +74,7 @@ describe('one owner of a pass: the property', () => {
   });
   // What a state file may remember, as choices over the tree's IRQs (resolved per tree).
   const memory = fc.record({
-    managed: fc.array(fc.record({ pick: fc.nat(), sameName: fc.boolean() }), { maxLength: 3 }),
+    managed: fc.array(fc.record({ pick: fc.nat(), sameName: fc.boolean(), fresh: fc.boolean() }), { maxLength: 3 }),
     placed: fc.array(fc.record({ pick: fc.nat(), cpu: fc.integer({ min: 0, max: 9 }) }), { maxLength: 4 }),
   });
 
@@ -97,10 +98,13 @@ describe('one owner of a pass: the property', () => {
         const root = buildFixture(specOf(m));
         try {
           const irqs = takeSnapshot(root).irqs;
-          const state: AppliedState = { ...emptyState(), appliedAt: '2026-01-01T00:00:00.000Z' };
+          // A refusal is in force for MANAGED_RETRY_MS after it was recorded, then retried.
+          const now = Date.now();
+          const state: AppliedState = { ...emptyState(), appliedAt: new Date(now).toISOString(), managedSince: {} };
           for (const x of mem.managed) {
             const irq = irqs[x.pick % irqs.length]!;
             state.managed[irq.irq] = x.sameName ? irq.name : `${irq.name}.stale`;
+            state.managedSince![irq.irq] = new Date(x.fresh ? now - 60_000 : now - MANAGED_RETRY_MS - 60_000).toISOString();
           }
           for (const x of mem.placed) {
             const irq = irqs[x.pick % irqs.length]!;
@@ -115,7 +119,8 @@ describe('one owner of a pass: the property', () => {
           assert.deepEqual(cpumaskWrites(dry.changes), impliedWrites(planned));
           for (const [irq, name] of Object.entries(state.managed)) {
             const row = planned.irqs.find((i) => i.irq === Number(irq))!;
-            assert.equal(/kernel-managed/.test(row.reason), row.name === name, `irq ${irq}: ${row.reason}`);
+            const inForce = row.name === name && Date.parse(state.managedSince![irq]!) > now - MANAGED_RETRY_MS;
+            assert.equal(/kernel-managed/.test(row.reason), inForce, `irq ${irq}: ${row.reason}`);
           }
 
           const records: AuditRecord[] = [];
