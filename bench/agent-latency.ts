@@ -27,6 +27,7 @@ import { Subject, tap } from 'rxjs';
 import { kernelSources, startAgent, type PassInfo } from '../src/agent/agent.js';
 import type { AuditLog, AuditRecord } from '../src/audit/audit-log.js';
 import { shippedPolicyPath } from '../src/policy/policy.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CPU1 = '/sys/devices/system/cpu/cpu1/online';
 const ETH0_IRQS = ['virtio2-input.0', 'virtio2-output.0'];
@@ -61,7 +62,6 @@ export interface Summary {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
 const round = (x: number) => Math.round(x * 100) / 100;
 

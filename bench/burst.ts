@@ -9,6 +9,7 @@
 
 import { Observable, Subject, timer, map } from 'rxjs';
 import { MAX_KEPT, coalesce, exclusivePasses, type Batch } from '../src/agent/pipeline.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface BurstOptions {
   sizes?: number[];
@@ -62,7 +63,7 @@ async function oneBurst(n: number, settleMs: number, passMs: number, chunk: numb
   }
   const deliverMs = now() - t0;
   // Quiet for settle, then the passes (and a possible trailing one) run; complete flushes.
-  await new Promise((r) => setTimeout(r, 10 * settleMs + 3 * passMs));
+  await sleep(10 * settleMs + 3 * passMs);
   src.complete();
   await done;
   return {

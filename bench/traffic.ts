@@ -28,12 +28,12 @@ import { renderSvg, shareSpec, throughputSpec, timeseriesSpec } from './lib/plot
 import { pidsNamed, start, type Tracked } from './lib/procs.js';
 import { CONFIG_LABEL, markdownTable, summarize, type ConfigName, type RunRecord } from './lib/report.js';
 import { has, run } from './lib/sh.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const IRQBALANCE = '/usr/sbin/irqbalance';
 const ONLINE = '/sys/devices/system/cpu/online';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`traffic: ${s}\n`);
 const readOnline = () => fs.readFileSync(ONLINE, 'utf8').trim();
 

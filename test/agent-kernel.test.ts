@@ -27,6 +27,7 @@ import type { AuditLog, AuditRecord } from '../src/audit/audit-log.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 import { shippedPolicyPath } from '../src/policy/policy.js';
 import { queueNic, unbindableDevice } from './helpers/live.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const execFile = promisify(execFileCb);
 const isRoot = process.getuid?.() === 0;
@@ -51,9 +52,6 @@ const TIMEOUT = 2000;
 // ---------------------------------------------------------------------------------------
 // Small helpers (live /proc and /sys)
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function run(cmd: string, ...args: string[]): Promise<void> {
   await execFile(cmd, args);

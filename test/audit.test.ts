@@ -14,9 +14,9 @@ import { MESSAGE_IDS, AUDIT_KINDS, toJournalFields, changeMessage, irqSubject, D
 import { JournalClient, encodeJournalFields, isValidFieldName, isJournalAvailable, truncateToFit } from '../src/audit/journald.js';
 import { createAuditLog } from '../src/audit/audit-log.js';
 import { readAudit, formatAuditTable, journalctlArgs, parseJournalJson, AuditReadError, auditCommand } from '../src/audit/audit-reader.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const unixDgram = createRequire(import.meta.url)('unix-dgram') as { createSocket(t: 'unix_dgram'): { bind(p: string): void; close(): void } };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A Writable that keeps what was written, for the stdout fallback. */
 function sink(): { stream: Writable; lines: () => Record<string, unknown>[]; text: () => string } {

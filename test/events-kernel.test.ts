@@ -19,6 +19,7 @@ import { links$ } from '../src/agent/rtnetlink.js';
 import { describeEvent, type AgentEvent } from '../src/agent/events.js';
 import { signals$, termination$ } from '../src/agent/signals.js';
 import { unbindableDevice } from './helpers/live.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const execFile = promisify(execFileCb);
 const isRoot = process.getuid?.() === 0;
@@ -59,9 +60,6 @@ class Collector {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function run(cmd: string, ...args: string[]): Promise<void> {
   await execFile(cmd, args);

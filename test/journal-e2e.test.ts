@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { MESSAGE_IDS } from '../src/audit/records.js';
 import { queueNic } from './helpers/live.js';
 import { journaldUnavailableReason, startJournald, type TestJournald } from './helpers/journald.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
@@ -98,13 +99,13 @@ describe('journal and systemd notify, end to end', { concurrency: false }, () =>
         const end = Date.now() + ms;
         while (!cond()) {
           if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-          await new Promise((r) => setTimeout(r, 20));
+          await sleep(20);
         }
       };
       await waitUntil(() => messages.includes('READY=1'), 10_000, 'READY=1');
       const planned = mask(irq);
       fs.writeFileSync(CPU1, '0');
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       fs.writeFileSync(CPU1, '1');
       await waitUntil(() => mask(irq) === planned, 5000, `irq ${irq} back to ${planned}`);
       const [e] = await jd.waitFor([`MESSAGE_ID=${MESSAGE_IDS.applied}`, `AFFINITYD_IRQ=${irq}`, 'AFFINITYD_TRIGGER=cpu1 online'], 1);

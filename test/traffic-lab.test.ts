@@ -18,6 +18,7 @@ import { markdownTable, summarize, type RunRecord } from '../bench/lib/report.js
 import { SHIPPED_POLICY, appliedChanges, labPolicy, planInside, writeLabPolicy } from '../bench/lib/affinityd.js';
 import { pidAlive } from '../bench/lib/procs.js';
 import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // ---------------------------------------------------------------------------------------
 // Pure: the measurement math
@@ -241,7 +242,7 @@ test('lab: namespaces and veths up, affinityd inside plans RPS only, 1 s of iper
     // one that cannot be hot-unplugged, unless it is the wedged one); spread is the bench's job.
     const softnet = () => parseSoftnetStat(fs.readFileSync('/proc/net/softnet_stat', 'utf8'));
     const before = softnet();
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const wedged = stuckBacklogs(before, softnet());
     const healthy = before.map((r) => r.cpu).find((c) => !wedged.includes(c)) ?? 0;
     if (wedged.length) t.diagnostic(`cpu ${wedged.join(', ')}: NET_RX backlog wedged; iperf3 pinned to cpu${healthy}`);

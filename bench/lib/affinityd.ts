@@ -11,6 +11,7 @@ import type { Cleanup } from './cleanup.js';
 import { maskIsZero, rpsKey, type Lab } from './lab.js';
 import { start, type Tracked } from './procs.js';
 import { nsRun, run } from './sh.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = path.join(REPO, 'dist/src/cli/main.js');
@@ -95,7 +96,6 @@ export function applyInside(ns: string, config: string, cli = CLI): Change[] {
   return appliedChanges(ns, r);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The agent (`affinityd run`) inside each of `namespaces`; resolves once RPS is on for `lab.receiving`. */
 export async function startAgents(cleanup: Cleanup, lab: Lab, namespaces: string[], configs: Map<string, string>, cli = CLI): Promise<Tracked[]> {

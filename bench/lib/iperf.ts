@@ -6,6 +6,7 @@ import type { Cleanup } from './cleanup.js';
 import type { Lab } from './lab.js';
 import { start, type Tracked } from './procs.js';
 import { nsRun } from './sh.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const IPERF_PORT = 5201;
 
@@ -54,7 +55,6 @@ export function parseIperfJson(text: string): IperfResult {
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Start `iperf3 -s` in dst and wait until it listens. */
 export async function startServer(cleanup: Cleanup, lab: Lab, cpu: number | null = null): Promise<Tracked> {

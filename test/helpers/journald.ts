@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const JOURNALD_BIN = '/lib/systemd/systemd-journald';
 const DEFAULT_SOCKET = '/run/systemd/journal/socket';
@@ -98,7 +99,6 @@ function socketIsLive(p: string): boolean {
   return ok;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function journalctl(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
