@@ -5,10 +5,8 @@
 // Spread placement works on *units*: one unit per NIC queue (virtio-net's input.N and
 // output.N vectors are one unit, so rx and tx of a queue pair land on the same CPU, which is
 // also where XPS sends that queue's transmits). Placement is two-phase:
-//   1. quotas: a greedy fill, most-constrained units first, always onto a least-loaded
-//      candidate CPU, ties broken by (a) where units were before, (b) the NIC's own units,
-//      (c) physical-core load — distinct cores before SMT siblings —, (d) last-level-cache
-//      load, (e) CPU number. This yields how many units each CPU should carry.
+//   1. quotas: a greedy fill, most-constrained units first, each onto the best candidate
+//      CPU by TIE_BREAKS (least loaded first). This yields how many units each CPU should carry.
 //   2. keep-then-fill: every unit whose previous CPU is still a candidate and still has quota
 //      stays; the rest fill the remaining quota.
 // Churn bound (tested in test/planner-churn.test.ts): with all spread units sharing one
@@ -171,7 +169,24 @@ function indexTopology(snapshot: Snapshot): TopoIndex {
 }
 
 /**
- * Best CPU for a unit: the ordering described at the top of this file. `prev` (phase 1 only)
+ * How pickCpu orders candidate CPUs: a CPU beats the best so far on the first of these that
+ * differs (lower is better), and a full tie keeps the earlier candidate (candidates are in
+ * preference order: local node first). Each one is tested on the smallest machine where it
+ * changes the plan (test/planner-ties.test.ts). pickCpu spells them out inline in exactly
+ * this order: it runs units × candidates times, and a loop over closures would cost the
+ * plan-time budget (bench/plan.ts).
+ */
+export const TIE_BREAKS = [
+  'units on the CPU',
+  'demand still waiting there from the previous placement (quota phase)',
+  "the unit's own NIC's units on the CPU",
+  'units on the physical core (distinct cores before SMT siblings)',
+  'units on the last-level cache',
+  'candidate order',
+] as const;
+
+/**
+ * Best CPU for a unit, by TIE_BREAKS. `prev` (phase 1 only)
  * counts units previously on each CPU, so prev[c] - load(c) is the demand still waiting there.
  * `quota` (phase 2 only) restricts the choice to CPUs with quota left, when there is one.
  */
@@ -186,6 +201,7 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
       best = c;
       continue;
     }
+    // TIE_BREAKS, in order (the last one, candidate order, is `d < 0` below).
     const d =
       loads.cpuLoad(c) - loads.cpuLoad(best) ||
       (prev !== null ? prev[best]! - loads.cpuLoad(best) - (prev[c]! - loads.cpuLoad(c)) : 0) ||
@@ -283,40 +299,37 @@ function xpsMasks(queueCpus: Map<number, number>, txIndexes: number[], candidate
   return masks;
 }
 
+/** What every step of one plan() call reads: the machine, the policy, and decisions made up front. */
+interface PlanContext {
+  snapshot: Snapshot;
+  policy: Policy;
+  allowed: number[];
+  warnings: string[];
+  managed: ReadonlySet<number>;
+  nicByName: Map<string, NicInfo>;
+  nicSettings: Map<string, Settings>;
+  nicScope: Map<string, { cpus: number[]; scope: string }>;
+  serial: ReturnType<typeof planSerial>;
+}
+
+/**
+ * The plan: each IRQ decided on its own (decideIrq) except spread ones, which become units
+ * placed together (placeUnits, placementResults); then RPS/XPS per NIC (planSteering).
+ */
 export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {}): Plan {
   const { cpus: allowed, warnings } = allowedCpus(snapshot, policy);
-  const cpuInfo = new Map(snapshot.topology.cpus.map((c) => [c.cpu, c]));
   const nodeCpus = new Map(snapshot.topology.nodes.map((n) => [n.id, n.cpus]));
-  const managed = opts.managedIrqs ?? new Set<number>();
-  const nicByName = new Map(snapshot.nics.map((n) => [n.name, n]));
   // [serial:*] decides the IRQs behind the serial ports it matches (src/planner/serial.ts).
   const serial = planSerial(snapshot, policy, allowed);
   warnings.push(...serial.warnings);
-
-  const nicSettings = new Map<string, Settings>();
-  const nicScope = new Map<string, { cpus: number[]; scope: string }>();
+  const ctx: PlanContext = { snapshot, policy, allowed, warnings, managed: opts.managedIrqs ?? new Set<number>(), nicByName: new Map(snapshot.nics.map((n) => [n.name, n])), nicSettings: new Map(), nicScope: new Map(), serial };
   for (const nic of snapshot.nics) {
     const s = settingsFor(policy, matchNicSection(policy, nic));
-    nicSettings.set(nic.name, s);
-    nicScope.set(nic.name, nicCandidates(nic, allowed, nodeCpus, s.crossNode));
+    ctx.nicSettings.set(nic.name, s);
+    ctx.nicScope.set(nic.name, nicCandidates(nic, allowed, nodeCpus, s.crossNode));
   }
 
   const planned = new Map<number, PlannedIrq>();
-  const base = (irq: IrqInfo): PlannedIrq => ({
-    irq: irq.irq,
-    name: irq.name,
-    device: irq.virtio ?? irq.pci,
-    interface: irq.queue?.interface ?? null,
-    queue: irq.queue?.queue ?? null,
-    role: irq.queue?.role ?? null,
-    node: irq.queue ? (nicByName.get(irq.queue.interface)?.numaNode ?? irq.node) : irq.node,
-    current: irq.affinity,
-    desired: null,
-    reason: 'not a NIC queue and no [irq:] section names it',
-    policy: null,
-    ...(serial.ports.has(irq.irq) ? { serial: serial.ports.get(irq.irq)! } : {}),
-  });
-
   // Group spread units. Units of one NIC share one candidate array, so share its Set too.
   const units = new Map<string, Unit>();
   const sets = new Map<number[], Set<number>>();
@@ -326,77 +339,115 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
     return set;
   };
   for (const irq of snapshot.irqs) {
-    const p = base(irq);
+    const p = baseRow(ctx, irq);
     planned.set(irq.irq, p);
-    if (managed.has(irq.irq)) {
-      p.reason = 'kernel-managed (refused writes): left to the kernel';
-      continue;
+    const spread = decideIrq(ctx, irq, p);
+    if (spread === null) continue;
+    let u = units.get(spread.key);
+    if (!u) {
+      u = { key: spread.key, nic: spread.nic, irqs: [], candidates: spread.scope.cpus, candidateSet: scopeSet(spread.scope.cpus), rank: units.size, cpu: -1, kept: false, prev: null, why: spread.scope.scope, policy: spread.policy };
+      units.set(spread.key, u);
     }
-    if (irq.affinity === null) {
-      p.reason = '/proc/irq entry vanished or unreadable';
-      continue;
-    }
-    const nic = irq.queue ? nicByName.get(irq.queue.interface) : undefined;
-    // A port named by what it is beats an [irq:] glob on its name; a NIC queue never is one.
-    const serialDecision = nic ? undefined : serial.irqs.get(irq.irq);
-    if (serialDecision) {
-      p.desired = serialDecision.desired;
-      p.reason = serialDecision.reason;
-      p.policy = serialDecision.policy;
-      continue;
-    }
-    if (nic && inactiveQueue(irq, nic)) {
-      // virtio-net enables min(queue pairs, online CPUs) pairs at probe and keeps the rest's
-      // vectors idle until `ethtool -L`; counting them would skew the balance (seen in the
-      // guest lab: a 4-queue NIC on 3 CPUs). A `queues add` uevent re-plans when they start.
-      p.reason = `queue not enabled (${nic.name} uses ${irq.queue!.role === 'rx' ? nic.rx.length : nic.tx.length}): left alone`;
-      continue;
-    }
-    const section = nic ? null : matchIrqSection(policy, irq.name, irq.irq);
-    if (!nic && !section) continue;
-    const s = nic ? nicSettings.get(nic.name)! : settingsFor(policy, section);
-    p.policy = s.policy;
-    const scope = nic ? nicScope.get(nic.name)! : { cpus: allowed, scope: 'all allowed CPUs' };
-    switch (s.strategy) {
-      case 'ignore':
-        p.reason = `ignore (${s.policy})`;
-        break;
-      case 'pin': {
-        const pin = intersect(s.pin ?? [], allowed);
-        if (pin.length === 0) {
-          p.reason = `pin ${formatCpuList(s.pin ?? [])}: none of these CPUs is allowed and online; left alone`;
-          warnings.push(`irq ${irq.irq} (${irq.name}): ${p.reason}`);
-        } else {
-          p.desired = pin;
-          p.reason = `pin ${formatCpuList(pin)} (${s.policy})`;
-        }
-        break;
-      }
-      case 'node':
-        if (scope.cpus.length === 0) {
-          p.reason = 'node: no CPU to use (none online?): left alone';
-          break;
-        }
-        p.desired = normalize(scope.cpus);
-        p.reason = `node: ${scope.scope}`;
-        break;
-      case 'spread': {
-        const key = nic ? `${nic.name}/${irq.queue!.queue}` : `irq/${irq.irq}`;
-        let u = units.get(key);
-        if (!u) {
-          u = { key, nic: nic?.name ?? null, irqs: [], candidates: scope.cpus, candidateSet: scopeSet(scope.cpus), rank: units.size, cpu: -1, kept: false, prev: null, why: scope.scope, policy: s.policy };
-          units.set(key, u);
-        }
-        u.irqs.push(irq);
-        break;
-      }
-    }
+    u.irqs.push(irq);
   }
 
   for (const u of units.values()) u.prev = previousCpu(u.key, u.irqs, opts);
   placeUnits([...units.values()], indexTopology(snapshot));
-  const queueCpu = new Map<string, number>(); // "iface/queue" → cpu
-  for (const u of units.values()) {
+  const queueCpu = placementResults(units.values(), planned, allowed);
+
+  return {
+    allowedCpus: allowed,
+    irqs: [...planned.values()].sort((a, b) => a.irq - b.irq),
+    queues: planSteering(ctx, queueCpu),
+    rpsSockFlowEntries: { current: snapshot.rpsSockFlowEntries, desired: policy.rpsSockFlowEntries },
+    warnings,
+  };
+}
+
+/** An IRQ's row before any decision: what it is, where it is now, left alone. */
+function baseRow(ctx: PlanContext, irq: IrqInfo): PlannedIrq {
+  return {
+    irq: irq.irq,
+    name: irq.name,
+    device: irq.virtio ?? irq.pci,
+    interface: irq.queue?.interface ?? null,
+    queue: irq.queue?.queue ?? null,
+    role: irq.queue?.role ?? null,
+    node: irq.queue ? (ctx.nicByName.get(irq.queue.interface)?.numaNode ?? irq.node) : irq.node,
+    current: irq.affinity,
+    desired: null,
+    reason: 'not a NIC queue and no [irq:] section names it',
+    policy: null,
+    ...(ctx.serial.ports.has(irq.irq) ? { serial: ctx.serial.ports.get(irq.irq)! } : {}),
+  };
+}
+
+/**
+ * Decide one IRQ's row in place. A spread IRQ is not decided alone: the unit it joins is
+ * returned (key, NIC, candidate scope) for placement with the others; null otherwise.
+ */
+function decideIrq(ctx: PlanContext, irq: IrqInfo, p: PlannedIrq): { key: string; nic: string | null; scope: { cpus: number[]; scope: string }; policy: string } | null {
+  if (ctx.managed.has(irq.irq)) {
+    p.reason = 'kernel-managed (refused writes): left to the kernel';
+    return null;
+  }
+  if (irq.affinity === null) {
+    p.reason = '/proc/irq entry vanished or unreadable';
+    return null;
+  }
+  const nic = irq.queue ? ctx.nicByName.get(irq.queue.interface) : undefined;
+  // A port named by what it is beats an [irq:] glob on its name; a NIC queue never is one.
+  const serialDecision = nic ? undefined : ctx.serial.irqs.get(irq.irq);
+  if (serialDecision) {
+    p.desired = serialDecision.desired;
+    p.reason = serialDecision.reason;
+    p.policy = serialDecision.policy;
+    return null;
+  }
+  if (nic && inactiveQueue(irq, nic)) {
+    // virtio-net enables min(queue pairs, online CPUs) pairs at probe and keeps the rest's
+    // vectors idle until `ethtool -L`; counting them would skew the balance (seen in the
+    // guest lab: a 4-queue NIC on 3 CPUs). A `queues add` uevent re-plans when they start.
+    p.reason = `queue not enabled (${nic.name} uses ${irq.queue!.role === 'rx' ? nic.rx.length : nic.tx.length}): left alone`;
+    return null;
+  }
+  const section = nic ? null : matchIrqSection(ctx.policy, irq.name, irq.irq);
+  if (!nic && !section) return null;
+  const s = nic ? ctx.nicSettings.get(nic.name)! : settingsFor(ctx.policy, section);
+  p.policy = s.policy;
+  const scope = nic ? ctx.nicScope.get(nic.name)! : { cpus: ctx.allowed, scope: 'all allowed CPUs' };
+  switch (s.strategy) {
+    case 'ignore':
+      p.reason = `ignore (${s.policy})`;
+      return null;
+    case 'pin': {
+      const pin = intersect(s.pin ?? [], ctx.allowed);
+      if (pin.length === 0) {
+        p.reason = `pin ${formatCpuList(s.pin ?? [])}: none of these CPUs is allowed and online; left alone`;
+        ctx.warnings.push(`irq ${irq.irq} (${irq.name}): ${p.reason}`);
+      } else {
+        p.desired = pin;
+        p.reason = `pin ${formatCpuList(pin)} (${s.policy})`;
+      }
+      return null;
+    }
+    case 'node':
+      if (scope.cpus.length === 0) {
+        p.reason = 'node: no CPU to use (none online?): left alone';
+        return null;
+      }
+      p.desired = normalize(scope.cpus);
+      p.reason = `node: ${scope.scope}`;
+      return null;
+    case 'spread':
+      return { key: nic ? `${nic.name}/${irq.queue!.queue}` : `irq/${irq.irq}`, nic: nic?.name ?? null, scope, policy: s.policy };
+  }
+}
+
+/** Write each placed unit's CPU into its IRQs' rows; returns the CPU of each NIC queue ("iface/queue"). */
+function placementResults(units: Iterable<Unit>, planned: Map<number, PlannedIrq>, allowed: readonly number[]): Map<string, number> {
+  const queueCpu = new Map<string, number>();
+  for (const u of units) {
     const { cpu, kept } = u;
     if (cpu < 0) {
       // No candidate CPU at all: leave the IRQ where it is rather than write an empty mask.
@@ -411,14 +462,18 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
       p.reason = `spread over ${u.why}${kept ? ', kept' : moved}`;
     }
   }
+  return queueCpu;
+}
 
-  // RPS / XPS per NIC. A CPU whose backlog is wedged would drop every packet RPS sends it.
-  const stuck = snapshot.stuckBacklogCpus ?? [];
-  if (stuck.length) warnings.push(`cpu${stuck.join(', cpu')}: NET_RX backlog holds packets but processes none (a kernel problem, cleared by a reboot); left out of RPS masks`);
+/** RPS and XPS per NIC queue. A CPU whose backlog is wedged would drop every packet RPS sends it. */
+function planSteering(ctx: PlanContext, queueCpu: ReadonlyMap<string, number>): PlannedQueue[] {
+  const cpuInfo = new Map(ctx.snapshot.topology.cpus.map((c) => [c.cpu, c]));
+  const stuck = ctx.snapshot.stuckBacklogCpus ?? [];
+  if (stuck.length) ctx.warnings.push(`cpu${stuck.join(', cpu')}: NET_RX backlog holds packets but processes none (a kernel problem, cleared by a reboot); left out of RPS masks`);
   const queues: PlannedQueue[] = [];
-  for (const nic of snapshot.nics) {
-    const s = nicSettings.get(nic.name)!;
-    const scope = nicScope.get(nic.name)!;
+  for (const nic of ctx.snapshot.nics) {
+    const s = ctx.nicSettings.get(nic.name)!;
+    const scope = ctx.nicScope.get(nic.name)!;
     const localCpus = normalize(scope.cpus);
     const rpsCpus = stuck.length ? subtract(localCpus, stuck) : localCpus;
     const rpsOn = s.strategy !== 'ignore' && (s.rps === 'on' || (s.rps === 'auto' && nic.rx.length < rpsCpus.length));
@@ -449,14 +504,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
       queues.push({ interface: nic.name, queue: tx.index, kind: 'xps', current: tx.xpsCpus, desired, flowCnt: null, currentFlowCnt: null, policy: s.policy });
     }
   }
-
-  return {
-    allowedCpus: allowed,
-    irqs: [...planned.values()].sort((a, b) => a.irq - b.irq),
-    queues,
-    rpsSockFlowEntries: { current: snapshot.rpsSockFlowEntries, desired: policy.rpsSockFlowEntries },
-    warnings,
-  };
+  return queues;
 }
 
 /** The placement to remember for the next re-plan (state file, running agent). */
