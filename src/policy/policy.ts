@@ -297,73 +297,24 @@ function merge(base: RawPolicy, layer: RawSection[], file: string): RawPolicy {
   return { files: [...base.files, file], sections };
 }
 
+/** Typed value of a key in a raw section (parsed by the schema already), undefined when not given. */
+function val<T>(s: RawSection | undefined, key: string): T | undefined {
+  return s?.keys.get(key)?.value as T | undefined;
+}
+
+/** The effective policy: built-in defaults, then the layered files' values; errors collected. */
 function resolve(raw: RawPolicy, errors: ErrorList): Policy {
   const b = builtinPolicy();
   const sec = (name: string): RawSection | undefined => raw.sections.get(name);
-  const val = <T>(s: RawSection | undefined, key: string): T | undefined => s?.keys.get(key)?.value as T | undefined;
-  const err = (file: string | null, line: number | null, section: string, key: string | null, detail: string): void => {
+  const err: ErrFn = (file, line, section, key, detail) => {
     errors.push(new PolicyError(file ?? '<built-in>', line, section, key, detail));
   };
-
   const cpus = sec('cpus');
   const net = sec('net');
   const agent = sec('agent');
-  const d = sec('defaults');
-
-  const defaults = {
-    strategy: val<Strategy>(d, 'strategy') ?? b.defaults.strategy,
-    pin: null as number[] | null,
-    rps: val<TriState>(d, 'rps') ?? b.defaults.rps,
-    xps: val<TriState>(d, 'xps') ?? b.defaults.xps,
-    rpsFlowCnt: val<number>(d, 'rps-flow-cnt') ?? b.defaults.rpsFlowCnt,
-    crossNode: val<boolean>(d, 'cross-node') ?? b.defaults.crossNode,
-  };
-  const defaultsBroken = d?.broken ?? false;
-  if (!defaultsBroken) defaults.pin = checkPin(d, 'defaults', defaults.strategy, undefined, err);
-  else defaults.pin = val<number[]>(d, 'pin') ?? null;
-
+  const { defaults, broken: defaultsBroken } = resolveDefaults(sec('defaults'), b, err);
   const sections: PolicySection[] = [];
-  for (const s of raw.sections.values()) {
-    if (s.kind !== 'net:' && s.kind !== 'irq:') continue;
-    const kind = s.kind === 'net:' ? 'net' : 'irq';
-    const match: Match = {};
-    const matchKeys: [keyof Match, string][] =
-      kind === 'net'
-        ? [['name', 'match-name'], ['driver', 'match-driver'], ['pci', 'match-pci'], ['mac', 'match-mac']]
-        : [['irq', 'match-irq']];
-    for (const [field, key] of matchKeys) {
-      const v = val<string[]>(s, key);
-      if (v !== undefined) match[field] = [...v];
-    }
-    if (Object.keys(match).length === 0 && !s.broken) {
-      const need = matchKeys.map(([, k]) => k).join(', ');
-      err(s.file, s.line, s.name, null, `no ${need} key: the section would match nothing`);
-    }
-    const strategy = val<Strategy>(s, 'strategy') ?? defaults.strategy;
-    // A section that inherits [defaults] strategy = pin without pin would only repeat the
-    // error already reported for [defaults].
-    const echoesDefaults = !s.keys.has('strategy') && !s.keys.has('pin') && strategy === 'pin' && defaults.pin === null;
-    const skipChecks = s.broken || defaultsBroken || echoesDefaults;
-    const pin = skipChecks
-      ? (val<number[]>(s, 'pin') ?? (strategy === 'pin' ? defaults.pin : null))
-      : checkPin(s, s.name, strategy, defaults.pin, err);
-    // [irq:*] sections only take match-irq, strategy and pin; the rest is inherited so that
-    // every PolicySection is complete and the planner never meets an undefined field.
-    sections.push({
-      name: s.name,
-      kind,
-      match,
-      strategy,
-      pin,
-      rps: val<TriState>(s, 'rps') ?? defaults.rps,
-      xps: val<TriState>(s, 'xps') ?? defaults.xps,
-      rpsFlowCnt: val<number>(s, 'rps-flow-cnt') ?? defaults.rpsFlowCnt,
-      crossNode: val<boolean>(s, 'cross-node') ?? defaults.crossNode,
-      file: s.file ?? '<built-in>',
-      line: s.line ?? 0,
-    });
-  }
-
+  for (const s of raw.sections.values()) if (s.kind === 'net:' || s.kind === 'irq:') sections.push(resolveSection(s, defaults, defaultsBroken, err));
   const serialSections = resolveSerial(raw, err);
 
   return {
@@ -383,6 +334,60 @@ function resolve(raw: RawPolicy, errors: ErrorList): Policy {
       resyncIntervalS: val<number>(agent, 'resync-interval') ?? b.agent.resyncIntervalS,
       stateFile: val<string>(agent, 'state-file') ?? b.agent.stateFile,
     },
+  };
+}
+
+/** [defaults]: what every [net:*] and [irq:*] section inherits. `broken`: its errors are already reported. */
+function resolveDefaults(d: RawSection | undefined, b: Policy, err: ErrFn): { defaults: Policy['defaults']; broken: boolean } {
+  const defaults: Policy['defaults'] = {
+    strategy: val<Strategy>(d, 'strategy') ?? b.defaults.strategy,
+    pin: null,
+    rps: val<TriState>(d, 'rps') ?? b.defaults.rps,
+    xps: val<TriState>(d, 'xps') ?? b.defaults.xps,
+    rpsFlowCnt: val<number>(d, 'rps-flow-cnt') ?? b.defaults.rpsFlowCnt,
+    crossNode: val<boolean>(d, 'cross-node') ?? b.defaults.crossNode,
+  };
+  const broken = d?.broken ?? false;
+  defaults.pin = broken ? (val<number[]>(d, 'pin') ?? null) : checkPin(d, 'defaults', defaults.strategy, undefined, err);
+  return { defaults, broken };
+}
+
+/** One [net:*] or [irq:*] section, complete: what it does not say comes from [defaults]. */
+function resolveSection(s: RawSection, defaults: Policy['defaults'], defaultsBroken: boolean, err: ErrFn): PolicySection {
+  const kind = s.kind === 'net:' ? 'net' : 'irq';
+  const match: Match = {};
+  const matchKeys: [keyof Match, string][] =
+    kind === 'net'
+      ? [['name', 'match-name'], ['driver', 'match-driver'], ['pci', 'match-pci'], ['mac', 'match-mac']]
+      : [['irq', 'match-irq']];
+  for (const [field, key] of matchKeys) {
+    const v = val<string[]>(s, key);
+    if (v !== undefined) match[field] = [...v];
+  }
+  if (Object.keys(match).length === 0 && !s.broken) {
+    const need = matchKeys.map(([, k]) => k).join(', ');
+    err(s.file, s.line, s.name, null, `no ${need} key: the section would match nothing`);
+  }
+  const strategy = val<Strategy>(s, 'strategy') ?? defaults.strategy;
+  // A section that inherits [defaults] strategy = pin without pin would only repeat the
+  // error already reported for [defaults].
+  const echoesDefaults = !s.keys.has('strategy') && !s.keys.has('pin') && strategy === 'pin' && defaults.pin === null;
+  const skipChecks = s.broken || defaultsBroken || echoesDefaults;
+  const pin = skipChecks ? (val<number[]>(s, 'pin') ?? (strategy === 'pin' ? defaults.pin : null)) : checkPin(s, s.name, strategy, defaults.pin, err);
+  // [irq:*] sections only take match-irq, strategy and pin; the rest is inherited so that
+  // every PolicySection is complete and the planner never meets an undefined field.
+  return {
+    name: s.name,
+    kind,
+    match,
+    strategy,
+    pin,
+    rps: val<TriState>(s, 'rps') ?? defaults.rps,
+    xps: val<TriState>(s, 'xps') ?? defaults.xps,
+    rpsFlowCnt: val<number>(s, 'rps-flow-cnt') ?? defaults.rpsFlowCnt,
+    crossNode: val<boolean>(s, 'cross-node') ?? defaults.crossNode,
+    file: s.file ?? '<built-in>',
+    line: s.line ?? 0,
   };
 }
 
