@@ -1,18 +1,7 @@
-// policy/suggest — "did you mean …?" for misspelt keys and section names.
+// policy/suggest — "did you mean …?" for misspelt keys and section names. The edit distance
+// is fastest-levenshtein's (small, dependency-free, the one most of npm uses).
 
-/** Levenshtein distance (insert, delete, substitute each cost 1). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
+import { distance } from 'fastest-levenshtein';
 
 /**
  * The candidate closest to `word`, or null when nothing is close enough to be a plausible
@@ -24,7 +13,7 @@ export function closest(word: string, candidates: readonly string[], maxDistance
   let best: string | null = null;
   let bestD = Infinity;
   for (const c of candidates) {
-    const d = editDistance(w, c.toLowerCase());
+    const d = distance(w, c.toLowerCase());
     if (d < bestD) {
       best = c;
       bestD = d;

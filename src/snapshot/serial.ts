@@ -15,6 +15,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import which from 'which';
 import type { SerialPortInfo } from '../types.js';
 import { FsRoot } from './fsroot.js';
 import { resolveSerialIrqs } from './serial-irq.js';
@@ -147,18 +148,9 @@ export function activeIrqsOf(root: FsRoot): Set<number> | undefined {
 // ---------------------------------------------------------------------------------------
 // @serialport/bindings-cpp
 
-/** Whether `cmd` is an executable file in one of $PATH's directories. */
+/** Whether `cmd` is an executable on `envPath` (the `which` package: npm's own lookup). */
 export function onPath(cmd: string, envPath = process.env.PATH ?? ''): boolean {
-  for (const dir of envPath.split(':')) {
-    if (dir === '') continue;
-    try {
-      fs.accessSync(path.join(dir, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      // next directory
-    }
-  }
-  return false;
+  return which.sync(cmd, { nothrow: true, path: envPath }) !== null;
 }
 
 interface BindingsModule {
