@@ -4,7 +4,7 @@
 // Score = (killed + timeout) / (killed + timeout + survived + no coverage), Stryker's own.
 import * as fs from 'node:fs';
 
-const file = process.argv[2] ?? 'reports/mutation/mutation.json';
+const file = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'reports/mutation/mutation.json';
 const report = JSON.parse(fs.readFileSync(file, 'utf8'));
 const rows = [];
 const survivors = [];
