@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { main } from '../src/cli/main.js';
 import { loadPolicy } from '../src/policy/policy.js';
 import { stateFileOf } from '../src/reconcile/reconciler.js';
-import { managedSet, nextState } from '../src/reconcile/reconcile.js';
+import { changeRecord, countOutcomes, managedSet, nextState } from '../src/reconcile/reconcile.js';
 import { driftOf } from '../src/reconcile/drift.js';
 import { formatCpuList } from '../src/cpumask/cpumask.js';
 import { irqTarget } from '../src/targets.js';
@@ -110,5 +110,40 @@ describe('tg3 queue numbering', () => {
     const other = buildFixture({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nodes: 1, nics: [{ name: 'eth0', driver: 'igb', pci: '0000:04:00.0', node: 0, queues: 4, txQueues: 1, naming: 'tg3' }] });
     roots.push(other);
     assert.deepEqual(takeSnapshot(other).irqs.filter((i) => i.queue?.role === 'rx').map((i) => i.queue!.queue), [1, 2, 3, 4]);
+  });
+});
+
+describe('change records and outcome counts', () => {
+  const write = { kind: 'irq' as const, target: 'irq/38' as const, path: '/proc/irq/38/smp_affinity_list', value: '1', old: '0-1', new: '1', cpus: [1], irq: 38, interface: 'eth0', queue: 'rx-0', policy: 'defaults', reason: 'r' };
+  const rps = { kind: 'rps' as const, target: 'net/eth0/rx-0/rps' as const, path: '/sys/class/net/eth0/queues/rx-0/rps_cpus', value: '3', old: '', new: '0-1', cpus: [0, 1], interface: 'eth0', queue: 'rx-0', policy: null, reason: 'RPS on' };
+  const sysctl = { kind: 'sysctl' as const, target: 'sysctl/net.core.rps_sock_flow_entries' as const, path: '/proc/sys/net/core/rps_sock_flow_entries', value: '5', old: '0', new: '5', cpus: null, policy: 'net', reason: 'x' };
+
+  test('each outcome becomes its record kind, message and fields; dry runs and unattempted writes none', () => {
+    assert.deepEqual(changeRecord({ write, outcome: 'applied' }, 'cpu1 online'), {
+      kind: 'applied', message: 'irq 38 (eth0 rx-0) 0-1 -> 1: cpu1 online', target: 'irq/38', irq: 38, interface: 'eth0', queue: 'rx-0', old: '0-1', new: '1', trigger: 'cpu1 online', policy: 'defaults',
+    });
+    assert.deepEqual(changeRecord({ write, outcome: 'skipped-managed', error: 'EIO' }, 't'), {
+      kind: 'skipped-managed', message: 'irq 38 (eth0 rx-0) 0-1 -> 1: t skipped: kernel-managed (EIO)', target: 'irq/38', irq: 38, interface: 'eth0', queue: 'rx-0', old: '0-1', new: '1', trigger: 't', policy: 'defaults', error: 'EIO',
+    });
+    assert.equal(changeRecord({ write, outcome: 'skipped-vanished', error: 'ENOENT' }, 't')!.message, 'irq 38 (eth0 rx-0) 0-1 -> 1: t skipped: vanished (ENOENT)');
+    for (const outcome of ['failed', 'permission-denied', 'needs-replan'] as const) {
+      const r = changeRecord({ write, outcome, error: 'EINVAL' }, 't')!;
+      assert.deepEqual([r.kind, r.message, r.error], ['failed', 'irq 38 (eth0 rx-0) 0-1 -> 1: t failed: EINVAL', 'EINVAL']);
+    }
+    assert.equal(changeRecord({ write, outcome: 'failed' }, 't')!.error, 'failed');
+    assert.equal(changeRecord({ write, outcome: 'dry-run' }, 't'), null);
+    assert.equal(changeRecord({ write, outcome: 'not-attempted' }, 't'), null);
+    const r = changeRecord({ write: rps, outcome: 'applied' }, 't')!;
+    assert.deepEqual([r.message, r.irq, r.policy], ['eth0 rx-0 rps (none) -> 0-1: t', undefined, undefined]);
+    assert.equal(changeRecord({ write: sysctl, outcome: 'applied' }, 't')!.message, 'net.core.rps_sock_flow_entries 0 -> 5: t');
+    const plainIrq = changeRecord({ write: { ...write, interface: undefined, queue: undefined }, outcome: 'applied' }, 't')!;
+    assert.deepEqual([plainIrq.message, plainIrq.interface, plainIrq.queue], ['irq 38 0-1 -> 1: t', undefined, undefined]);
+  });
+
+  test('countOutcomes: applied and dry runs count as changes, skips and unattempted as skipped, the rest as failed', () => {
+    const outcomes = ['applied', 'dry-run', 'skipped-managed', 'skipped-vanished', 'not-attempted', 'failed', 'permission-denied', 'needs-replan'] as const;
+    const report = { changes: outcomes.map((outcome) => ({ write, outcome })), managed: [], needsReplan: false, permissionError: null };
+    assert.deepEqual(countOutcomes(report), { applied: 2, skipped: 3, failed: 3 });
+    assert.deepEqual(countOutcomes({ ...report, changes: [] }), { applied: 0, skipped: 0, failed: 0 });
   });
 });
