@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { Observable, Subject, concat, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import { startMetricsExport } from '../metrics/export.js';
 import type { Args } from '../cli/main.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
 import { driftOf } from '../reconcile/drift.js';
@@ -65,12 +66,15 @@ export function resilient(name: string, src: Observable<AgentEvent>, log: pino.L
   );
 }
 
-/** Kernel sources (uevents, rtnetlink links) and SIGHUP. */
-export function kernelSources(log: pino.Logger): Observable<AgentEvent> {
-  const onDropped = (why: string) => log.warn({ source: 'netlink' }, why);
+/** Kernel sources (uevents, rtnetlink links) and SIGHUP; `dropped` also hears of each drop (metrics). */
+export function kernelSources(log: pino.Logger, dropped?: (source: 'uevent' | 'rtnetlink', why: string) => void): Observable<AgentEvent> {
+  const onDropped = (source: 'uevent' | 'rtnetlink') => (why: string) => {
+    log.warn({ source: 'netlink' }, why);
+    dropped?.(source, why);
+  };
   return merge(
-    resilient('uevent', uevents$({ onDropped, recvBufferSize: 4 << 20 }), log),
-    resilient('rtnetlink', links$({ onDropped, recvBufferSize: 1 << 20 }).pipe(distinctLinkState()), log),
+    resilient('uevent', uevents$({ onDropped: onDropped('uevent'), recvBufferSize: 4 << 20 }), log),
+    resilient('rtnetlink', links$({ onDropped: onDropped('rtnetlink'), recvBufferSize: 1 << 20 }).pipe(distinctLinkState()), log),
     signals$(),
   );
 }
@@ -88,6 +92,9 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   const configOpts = { root: opts.root, ...(opts.configFile !== undefined ? { configFile: opts.configFile } : {}) };
   // A policy that does not load at start is fatal (exit 78): there is no last good one yet.
   let policy: Policy = loadPolicy(configOpts);
+  // Metrics ([metrics]): a listen address that cannot be bound is fatal like a bad policy.
+  const exported = await startMetricsExport({ root: opts.root, metricsPolicy: policy.metrics, log: { warn: (m) => log.warn(m), info: (m) => log.info(m) } });
+  const metrics = exported.metrics;
   const audit = opts.audit ?? createAuditLog({ journal: 'auto' });
   const notifier = createNotifier();
   // In-root resolution (a fixture's links cannot take the state file out of --root).
@@ -100,6 +107,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   // Drift since the last applied plan: after a reboot or hotplug reset, every mask moved.
   const bootTrigger = isAfterBoot(state) ? 'boot' : 'start';
   const drift = driftOf(state, takeSnapshot(opts.root));
+  metrics.driftAtStart(drift.length);
   if (drift.length > 0) {
     audit.record({
       kind: 'drift-at-start',
@@ -111,7 +119,8 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   const serialNotes = new Set<string>();
   let permissionError: string | null = null;
   const topologyCache: TopologyCache = new Map();
-  const runPass = async (trigger: string, events: number): Promise<void> => {
+  /** `kind`: what opened the batch (metrics label); `trigger`: the text the audit records. */
+  const runPass = async (trigger: string, events: number, kind: string): Promise<void> => {
     const startedAt = process.hrtime.bigint();
     try {
       // udev's serial port list, only when a [serial:*] section may use it (see serialPorts).
@@ -135,39 +144,47 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         }
       }
       notifier.notify(`STATUS=last pass: ${trigger}; ${n.applied} changed, ${n.failed} failed`);
-      opts.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt: process.hrtime.bigint() });
+      const endedAt = process.hrtime.bigint();
+      metrics.pass({ trigger: kind, seconds: Number(endedAt - startedAt) / 1e9, changes: result.report.changes, plan: result.plan });
+      await exported.flush();
+      opts.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt });
     } catch (e) {
       // A pass that throws (a parse bug, an unexpected errno) must not end the agent: the
       // next event runs a fresh pass.
       log.error({ err: e }, `pass failed (${trigger}): ${(e as Error).message}`);
+      metrics.passError(kind, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      await exported.flush();
     }
   };
 
   const reload = (reason: string): void => {
     try {
       policy = loadPolicy(configOpts);
+      metrics.reload('accepted');
       audit.record({ kind: 'policy-loaded', message: `policy reloaded (${reason}) from ${policy.files.join(', ') || 'built-in defaults'}`, trigger: 'reload' });
     } catch (e) {
       const msg = e instanceof PolicyError ? e.message : (e as Error).message;
       // Keep the last good policy and say why the new one was refused.
+      metrics.reload('rejected');
       audit.record({ kind: 'policy-rejected', message: `policy reload refused, keeping the previous policy: ${msg}`, trigger: 'reload', error: msg });
       log.error(`policy reload refused: ${msg}`);
     }
   };
 
   // The first full apply: also the post-reboot reapplication.
-  await runPass(bootTrigger, 0);
+  await runPass(bootTrigger, 0, bootTrigger);
   // Not root, or /proc and /sys read-only: every pass would fail the same way. Fail fast
   // (exit 77) rather than run as a daemon that can change nothing.
   if (permissionError !== null) {
     await audit.close().catch(() => undefined);
+    await exported.close();
     notifier.close();
     throw new AgentPermissionError(permissionError);
   }
   notifier.notify('READY=1');
 
   const stop = new Subject<void>();
-  const sources = opts.sources ?? kernelSources(log);
+  const sources = opts.sources ?? kernelSources(log, (source, why) => metrics.droppedMessage(source, why));
   const resync = policy.agent.resyncIntervalS > 0 ? interval(policy.agent.resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : of<AgentEvent>().pipe(ignoreElements());
   const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : of<AgentEvent>().pipe(ignoreElements());
   const settle = policy.agent.settleMs;
@@ -194,6 +211,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
     const sub = merge(sources, resync, watchdog)
       .pipe(
         takeUntil(merge(stop, stop$)),
+        tap((e) => metrics.event(e)),
         filter(isRelevant),
         tap((e) => {
           if (e.kind === 'reload') reloadWanted = true;
@@ -210,7 +228,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
               reload('SIGHUP');
             }
             onlineHotAdded(triggerText(b));
-            await runPass(triggerText(b), b.count);
+            await runPass(triggerText(b), b.count, b.events[0]?.kind ?? 'unknown');
             return b;
           }),
         ),
@@ -222,6 +240,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
           // pass in flight finished: nothing is half-applied.
           notifier.notify('STOPPING=1');
           await audit.close().catch(() => undefined);
+          await exported.close();
           notifier.close();
           resolve(0);
         },

@@ -16,6 +16,9 @@ import { countOutcomes, managedSet, reconcile, serialPorts } from '../reconcile/
 import { createAuditLog } from '../audit/audit-log.js';
 import { changesText, planJson, planText } from './render.js';
 import { statusCommand } from './status.js';
+import { version } from '../version.js';
+
+export { version };
 import type { Policy } from '../types.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 64, noperm: 77, config: 78 } as const;
@@ -128,18 +131,6 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
   if (!args.command) throw new CliError('no command given (see affinityd --help)', EXIT.usage);
   if (args.root !== '/' && !fs.statSync(args.root, { throwIfNoEntry: false })?.isDirectory()) throw new CliError(`--root ${args.root}: no such directory`, EXIT.usage);
   return args;
-}
-
-export function version(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(fs.readFileSync(path.resolve(here, rel), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next layout
-    }
-  }
-  return 'unknown';
 }
 
 export function policyOf(args: Args): Policy {
