@@ -50,6 +50,8 @@ options:
   --since TIME     audit: entries since TIME (journalctl syntax)
   --irq N          audit: only this IRQ
   --interface IF   audit: only this interface
+  --directory DIR  audit: read the journal files in DIR (e.g. systemd-journal-remote's), with a HOST column
+  --file FILE      audit: read this journal file, with a HOST column
   --interval SEC   status: sampling interval (default 1)
   --watch          status: refresh until interrupted
   -h, --help       this help
@@ -67,10 +69,13 @@ export interface Args {
   since?: string;
   irq?: number;
   interface?: string;
+  /** audit: journal files collected from hosts (journalctl --directory / --file). */
+  directory?: string;
+  file?: string;
   interval: number;
 }
 
-const VALUE_FLAGS = new Set(['--root', '--config', '--since', '--irq', '--interface', '--interval']);
+const VALUE_FLAGS = new Set(['--root', '--config', '--since', '--irq', '--interface', '--interval', '--directory', '--file']);
 
 export function parseArgs(argv: string[]): Args | 'help' | 'version' {
   const args: Args = { command: '', root: '/', json: false, dryRun: false, watch: false, interval: 1 };
@@ -113,6 +118,12 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
         break;
       case '--interface':
         args.interface = value!;
+        break;
+      case '--directory':
+        args.directory = value!;
+        break;
+      case '--file':
+        args.file = value!;
         break;
       case '--irq':
         if (!/^\d+$/.test(value!)) throw new CliError(`--irq: "${value}" is not an IRQ number`, EXIT.usage);
@@ -215,15 +226,25 @@ async function cmdCheckConfig(args: Args, out: (s: string) => void): Promise<num
 }
 
 async function cmdAudit(args: Args, out: (s: string) => void): Promise<number> {
-  const { auditCommand } = await import('../audit/audit-reader.js');
-  out(
-    await auditCommand({
+  const { auditCommand, AuditReadError } = await import('../audit/audit-reader.js');
+  let text: string;
+  try {
+    text = await auditCommand({
       ...(args.since !== undefined ? { since: args.since } : {}),
       ...(args.irq !== undefined ? { irq: args.irq } : {}),
       ...(args.interface !== undefined ? { interface: args.interface } : {}),
+      ...(args.directory !== undefined ? { directory: args.directory } : {}),
+      ...(args.file !== undefined ? { file: args.file } : {}),
+      onWarning: (m) => process.stderr.write(`affinityd: warning: ${m}\n`),
       json: args.json,
-    }),
-  );
+    });
+  } catch (e) {
+    // Its messages already say what and where ("audit --directory X: no such directory").
+    if (e instanceof AuditReadError) throw new CliError(e.message, EXIT.failure);
+    throw e;
+  }
+  // out() adds the final newline.
+  out(text.endsWith('\n') ? text.slice(0, -1) : text);
   return EXIT.ok;
 }
 
