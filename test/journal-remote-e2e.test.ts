@@ -166,6 +166,7 @@ describe('audit across hosts through systemd-journal-remote', { concurrency: fal
     assert.equal(table.status, 0, table.stderr);
     const lines = table.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^TIME +HOST +KIND +IRQ +DEVICE +MESSAGE$/);
+    for (const l of lines) t.diagnostic(l);
     assert.ok(lines.some((l) => l.split(/ {2,}/)[1] === host), table.stdout);
     assert.ok(lines.some((l) => l.split(/ {2,}/)[1] === OTHER), table.stdout);
 
