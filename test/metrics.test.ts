@@ -211,7 +211,7 @@ describe('textfile exporter', () => {
     }
   });
 
-  test('the agent on a fixture tree writes affinityd.prom after its first pass, and more after events', async () => {
+  test('the agent on a fixture tree writes affinityd.prom after its first pass, after events and reloads, and drift at the next start', async () => {
     const root = buildFixture(presets.vm2());
     try {
       fs.mkdirSync(path.join(root, 'var/lib/prometheus/node-exporter'), { recursive: true });
@@ -234,9 +234,21 @@ describe('textfile exporter', () => {
       events.next({ kind: 'cpu', action: 'online', cpu: 1 });
       await until('cpu pass', () => samples(read(), 'affinityd_passes_total').get('{trigger="cpu"}') === 1);
       assert.equal(samples(read(), 'affinityd_kernel_events_total').get('{source="uevent",kind="cpu"}'), 2);
+      // SIGHUP's event: a reload, counted by result.
+      events.next({ kind: 'reload', reason: 'SIGHUP' });
+      await until('reload counted', () => samples(read(), 'affinityd_policy_reloads_total').get('{result="accepted"}') === 1);
+      assert.equal(samples(read(), 'affinityd_drift_at_start_targets').get(''), 0);
       stop.next();
       assert.equal(await done, 0);
       assert.deepEqual(fs.readdirSync(path.dirname(file)), [TEXTFILE_NAME]);
+
+      // The kernel resets two masks behind the agent's back; the next start reports the drift.
+      for (const irq of [38, 39]) fs.writeFileSync(path.join(root, `proc/irq/${irq}/smp_affinity_list`), '0-1\n');
+      const stop2 = new Subject<void>();
+      const again = startAgent({ root, sources: NEVER, audit: quietAudit, log: pino({ level: 'silent' }) }, stop2);
+      await until('drift in the textfile', () => samples(read(), 'affinityd_drift_at_start_targets').get('') === 2);
+      stop2.next();
+      assert.equal(await again, 0);
     } finally {
       removeFixture(root);
     }
