@@ -17,9 +17,9 @@ import { createAuditLog } from '../audit/audit-log.js';
 import { changesText, planJson, planText } from './render.js';
 import { statusCommand } from './status.js';
 import { version } from '../version.js';
+import type { Policy } from '../types.js';
 
 export { version };
-import type { Policy } from '../types.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 64, noperm: 77, config: 78 } as const;
 

@@ -52,6 +52,9 @@ export function startMetricsListener(host: string, port: number, render: () => P
     server.once('error', onError);
     server.listen({ host, port, exclusive: true }, () => {
       server.off('error', onError);
+      // The agent's life is its netlink sockets and its pipeline; the listener must not keep
+      // a process alive whose start-up failed after it was bound.
+      server.unref();
       resolve({
         port,
         close: () =>
