@@ -304,32 +304,58 @@ export interface TableOptions {
   host?: boolean;
 }
 
-export function formatAuditTable(entries: readonly AuditEntry[], opts: TableOptions = {}): string {
-  if (entries.length === 0) return 'no audit records\n';
-  let withHost = opts.host;
-  if (withHost === undefined) {
-    const hosts = new Set<string | undefined>();
-    for (const e of entries) if (hosts.add(e.host).size > 1) break;
-    withHost = hosts.size > 1;
+/**
+ * The table, built one entry at a time: it keeps only each row's cells (not the entries),
+ * since the column widths are known only at the end.
+ */
+export class AuditTable {
+  private readonly rows: string[][] = [];
+  private readonly widths = [4, 4, 4, 3, 6, 7]; // TIME HOST KIND IRQ DEVICE MESSAGE
+  private readonly hosts = new Set<string>();
+
+  constructor(private readonly opts: TableOptions = {}) {}
+
+  add(e: AuditEntry): void {
+    const host = e.host ?? '-';
+    if (this.hosts.size < 2) this.hosts.add(host);
+    const r = [
+      formatTime(e.time),
+      host,
+      e.kind ?? e.messageId ?? '-',
+      e.irq !== undefined ? String(e.irq) : '-',
+      e.interface !== undefined ? (e.queue !== undefined ? `${e.interface} ${e.queue}` : e.interface) : '-',
+      // One line per record: a multi-line error would break the columns.
+      e.message.replace(/\s*\n\s*/g, ' ⏎ '),
+    ];
+    // A loop, not Math.max(...column): spreading 200 000 rows into arguments overflows the stack.
+    for (let i = 0; i < r.length; i++) if (r[i]!.length > this.widths[i]!) this.widths[i] = r[i]!.length;
+    this.rows.push(r);
   }
-  const header = ['TIME', ...(withHost ? ['HOST'] : []), 'KIND', 'IRQ', 'DEVICE', 'MESSAGE'];
-  const rows = entries.map((e) => [
-    formatTime(e.time),
-    ...(withHost ? [e.host ?? '-'] : []),
-    e.kind ?? e.messageId ?? '-',
-    e.irq !== undefined ? String(e.irq) : '-',
-    e.interface !== undefined ? (e.queue !== undefined ? `${e.interface} ${e.queue}` : e.interface) : '-',
-    // One line per record: a multi-line error would break the columns.
-    e.message.replace(/\s*\n\s*/g, ' ⏎ '),
-  ]);
-  // A loop, not Math.max(...column): spreading 200 000 rows into arguments overflows the stack.
-  const widths = header.map((h) => h.length);
-  for (const r of rows) for (let i = 0; i < r.length; i++) if (r[i]!.length > widths[i]!) widths[i] = r[i]!.length;
-  const fmt = (r: string[]): string =>
-    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  const out: string[] = [fmt(header)];
-  for (const r of rows) out.push(fmt(r));
-  return out.join('\n') + '\n';
+
+  /** Each line of the table, without its newline, made as it is taken. */
+  *lines(): Generator<string> {
+    if (this.rows.length === 0) {
+      yield 'no audit records';
+      return;
+    }
+    const withHost = this.opts.host ?? this.hosts.size > 1;
+    const fmt = (r: string[]): string => {
+      let line = '';
+      for (let i = 0; i < r.length; i++) {
+        if (i === 1 && !withHost) continue;
+        line += i === r.length - 1 ? r[i] : r[i]!.padEnd(this.widths[i]!) + '  ';
+      }
+      return line.trimEnd();
+    };
+    yield fmt(['TIME', 'HOST', 'KIND', 'IRQ', 'DEVICE', 'MESSAGE']);
+    for (const r of this.rows) yield fmt(r);
+  }
+}
+
+export function formatAuditTable(entries: readonly AuditEntry[], opts: TableOptions = {}): string {
+  const t = new AuditTable(opts);
+  for (const e of entries) t.add(e);
+  return [...t.lines()].join('\n') + '\n';
 }
 
 /** One --json line: the entry, its time in ISO 8601, and `host` always present (null when unknown). */
@@ -338,16 +364,20 @@ export function auditJsonLine(e: AuditEntry): string {
 }
 
 /**
- * `affinityd audit [--since X] [--irq N] [--interface IF] [--directory DIR | --file F] [--json]`:
- * text to print. Journals read with --directory/--file come from journal-remote, so the
- * table always has the HOST column then.
+ * `affinityd audit [--since X] [--irq N] [--interface IF] [--directory DIR | --file F] [--json]`.
+ * With `emit`, each output line goes there as soon as it is known — `--json` then holds no
+ * history in memory at all — and the result is ''; without, the text is returned. Journals
+ * read with --directory/--file come from journal-remote: the table always has HOST then.
  */
-export async function auditCommand(opts: ReadAuditOptions & { json?: boolean }): Promise<string> {
-  const entries = await readAudit(opts);
+export async function auditCommand(opts: ReadAuditOptions & { json?: boolean }, emit?: (line: string) => void | Promise<void>): Promise<string> {
+  const kept: string[] = [];
+  const out = emit ?? ((l: string) => void kept.push(l));
   if (opts.json) {
-    const lines: string[] = [];
-    for (const e of entries) lines.push(auditJsonLine(e));
-    return lines.join('\n') + (entries.length ? '\n' : '');
+    for await (const e of streamAudit(opts)) await out(auditJsonLine(e));
+  } else {
+    const table = new AuditTable(opts.directory !== undefined || opts.file !== undefined ? { host: true } : {});
+    for await (const e of streamAudit(opts)) table.add(e);
+    for (const l of table.lines()) await out(l);
   }
-  return formatAuditTable(entries, opts.directory !== undefined || opts.file !== undefined ? { host: true } : {});
+  return kept.length ? kept.join('\n') + '\n' : '';
 }

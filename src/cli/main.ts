@@ -4,6 +4,7 @@
 // 78 configuration (EX_CONFIG). No stack trace reaches the operator unless AFFINITYD_DEBUG=1.
 
 import * as fs from 'node:fs';
+import { once } from 'node:events';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PolicyError, formatPolicy, loadPolicy } from '../policy/policy.js';
@@ -227,24 +228,30 @@ async function cmdCheckConfig(args: Args, out: (s: string) => void): Promise<num
 
 async function cmdAudit(args: Args, out: (s: string) => void): Promise<number> {
   const { auditCommand, AuditReadError } = await import('../audit/audit-reader.js');
-  let text: string;
   try {
-    text = await auditCommand({
-      ...(args.since !== undefined ? { since: args.since } : {}),
-      ...(args.irq !== undefined ? { irq: args.irq } : {}),
-      ...(args.interface !== undefined ? { interface: args.interface } : {}),
-      ...(args.directory !== undefined ? { directory: args.directory } : {}),
-      ...(args.file !== undefined ? { file: args.file } : {}),
-      onWarning: (m) => process.stderr.write(`affinityd: warning: ${m}\n`),
-      json: args.json,
-    });
+    // Line by line as journalctl delivers. stdout to a pipe is asynchronous on POSIX: wait
+    // for it to drain, so a slow reader slows journalctl down instead of filling memory.
+    const emit = async (line: string): Promise<void> => {
+      out(line);
+      if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
+    };
+    await auditCommand(
+      {
+        ...(args.since !== undefined ? { since: args.since } : {}),
+        ...(args.irq !== undefined ? { irq: args.irq } : {}),
+        ...(args.interface !== undefined ? { interface: args.interface } : {}),
+        ...(args.directory !== undefined ? { directory: args.directory } : {}),
+        ...(args.file !== undefined ? { file: args.file } : {}),
+        onWarning: (m) => process.stderr.write(`affinityd: warning: ${printableLine(m)}\n`),
+        json: args.json,
+      },
+      emit,
+    );
   } catch (e) {
     // Its messages already say what and where ("audit --directory X: no such directory").
     if (e instanceof AuditReadError) throw new CliError(e.message, EXIT.failure);
     throw e;
   }
-  // out() adds the final newline.
-  out(text.endsWith('\n') ? text.slice(0, -1) : text);
   return EXIT.ok;
 }
 

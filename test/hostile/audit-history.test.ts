@@ -1,4 +1,4 @@
-// The audit reader with a large or hostile history (issue 10, class 8): journalctl's output
+// hostile: the audit reader with a large or hostile history (issue 10, class 8): journalctl's output
 // is streamed (200 000 records neither overflow the stack nor a buffer), lines that are not
 // entries (`null`, junk) are skipped with one warning instead of a TypeError, a journalctl
 // that never exits is stopped after the idle bound, and --directory/--file refuse what is
@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { AuditReadError, auditJsonLine, formatAuditTable, parseJournalLine, readAudit, streamAudit } from '../src/audit/audit-reader.js';
-import { MESSAGE_IDS } from '../src/audit/records.js';
+import { AuditReadError, auditCommand, parseJournalLine, readAudit, streamAudit } from '../../src/audit/audit-reader.js';
+import { MESSAGE_IDS } from '../../src/audit/records.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-audit-stream-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -56,14 +56,24 @@ describe('audit reader: large and hostile journalctl output', () => {
        function more() { let ok = true; while (i < N && ok) ok = process.stdout.write(lines[i++ % 3] + '\\n'); if (i < N) process.stdout.once('drain', more); }
        more();`,
     );
-    const entries = await readAudit({ journalctl: bin });
-    assert.equal(entries.length, N);
-    assert.deepEqual([...new Set(entries.map((e) => e.host))].sort(), ['gw0', 'gw1', 'gw2']);
-    const table = formatAuditTable(entries);
-    assert.equal(table.split('\n').length, N + 2, 'header + N rows + final newline');
-    assert.match(table.split('\n')[0]!, /^TIME +HOST +KIND +IRQ +DEVICE +MESSAGE$/, 'several hosts: HOST column');
-    const last = auditJsonLine(entries[N - 1]!);
-    assert.equal(JSON.parse(last).host, `gw${(N - 1) % 3}`);
+    // --json: each line leaves as soon as it is parsed; nothing is kept.
+    let n = 0;
+    let lastJson = '';
+    const hosts = new Set<unknown>();
+    await auditCommand({ journalctl: bin, json: true }, (line) => {
+      n++;
+      lastJson = line;
+      if (n <= 3) hosts.add(JSON.parse(line).host);
+    });
+    assert.equal(n, N);
+    assert.deepEqual([...hosts].sort(), ['gw0', 'gw1', 'gw2']);
+    assert.equal(JSON.parse(lastJson).host, `gw${(N - 1) % 3}`);
+    // The table: widths need every row, so rows (not entries) are kept.
+    const lines: string[] = [];
+    await auditCommand({ journalctl: bin }, (line) => void lines.push(line));
+    assert.equal(lines.length, N + 1, 'header + N rows');
+    assert.match(lines[0]!, /^TIME +HOST +KIND +IRQ +DEVICE +MESSAGE$/, 'several hosts: HOST column');
+    assert.match(lines[N]!, new RegExp(`^\\S+ \\S+ +gw${(N - 1) % 3} +applied +`));
   });
 
   test('a `null` line, junk and non-object JSON are skipped with one warning, not a TypeError', async () => {
