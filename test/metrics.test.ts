@@ -255,6 +255,41 @@ describe('textfile exporter', () => {
   });
 });
 
+describe('textfile under --root', () => {
+  test('links in the fixture cannot take the textfile outside the root', async () => {
+    const decoy = tmpDir();
+    fs.mkdirSync(path.join(decoy, 'node-exporter'));
+    const cases: [string, RegExp][] = [
+      // An absolute link is taken relative to the root (RESOLVE_IN_ROOT): it lands inside.
+      [decoy, /cannot write .*affinityd\.prom: ENOENT/],
+      // A relative link that climbs out of the root is refused.
+      [path.relative('/var/lib', decoy).replace(/^/, '../../../'), /resolves outside the root/],
+    ];
+    try {
+      for (const [target, warning] of cases) {
+        const root = buildFixture(presets.vm2());
+        try {
+          fs.mkdirSync(path.join(root, 'var/lib'), { recursive: true });
+          fs.symlinkSync(target, path.join(root, 'var/lib/prometheus'));
+          const logs: string[] = [];
+          const log = pino({ level: 'warn', base: null }, { write: (l: string) => void logs.push(l) });
+          const stop = new Subject<void>();
+          const done = startAgent({ root, sources: NEVER, audit: quietAudit, log }, stop);
+          await new Promise((r) => setTimeout(r, 300));
+          stop.next();
+          assert.equal(await done, 0);
+          assert.deepEqual(fs.readdirSync(path.join(decoy, 'node-exporter')), [], `nothing written outside the root (link ${target})`);
+          assert.ok(logs.some((l) => warning.test(l)), `${target}: ${logs.join('')}`);
+        } finally {
+          removeFixture(root);
+        }
+      }
+    } finally {
+      fs.rmSync(decoy, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('/metrics listener', () => {
   test('serves the text format on /metrics, 404 elsewhere, 405 for POST', async () => {
     const { port } = await loopbackPort(false);
