@@ -147,7 +147,8 @@ describe('AgentMetrics', () => {
     now += 5000;
     m.pass({ trigger: 'net', seconds: 0.01, plan, changes: [{ write: w('irq'), outcome: 'failed', error: 'EIO' }] });
     m.event({ kind: 'resync', reason: 'uevent overrun' });
-    m.event({ kind: 'cpu', action: 'online', cpu: 1 });
+    const online: AgentEvent = { kind: 'cpu', action: 'online', cpu: 1 };
+    m.event(online);
     m.droppedMessage('uevent', 'uevent from userspace port 42 dropped: only the kernel (port 0) is trusted');
     m.reload('rejected');
     text = await m.text();

@@ -9,9 +9,17 @@
 // "softirq"}; the alert rules combine the two).
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AgentEvent } from '../agent/events.js';
 import type { ChangeResult } from '../applier/applier.js';
 import type { Plan } from '../types.js';
+
+/**
+ * What the metrics need of an agent event: its kind (and a resync's reason). Structural, so
+ * that this module does not import the agent that feeds it (the agent imports metrics).
+ */
+export interface ObservedEvent {
+  kind: string;
+  reason?: string;
+}
 
 /** Outcomes a write is counted under (README: writes by outcome). */
 export const WRITE_OUTCOMES = ['applied', 'skipped-managed', 'skipped-vanished', 'failed'] as const;
@@ -27,7 +35,7 @@ export interface PassObservation {
 }
 
 /** Sources of agent events, as labels: where the kernel (or the operator) spoke. */
-export function sourceOf(e: AgentEvent): 'uevent' | 'rtnetlink' | 'signal' | 'agent' {
+export function sourceOf(e: ObservedEvent): 'uevent' | 'rtnetlink' | 'signal' | 'agent' {
   switch (e.kind) {
     case 'link':
       return 'rtnetlink';
@@ -140,13 +148,13 @@ export class AgentMetrics {
     this.beat();
   }
 
-  event(e: AgentEvent): void {
+  event(e: ObservedEvent): void {
     this.events.inc({ source: sourceOf(e), kind: e.kind });
     if (e.kind === 'resync') {
-      const reason = resyncReason(e.reason);
+      const reason = resyncReason(e.reason ?? '');
       this.resyncs.inc({ reason });
       // An overrun is the kernel dropping messages our socket had no room for.
-      if (reason === 'overrun') this.dropped.inc({ source: /rtnetlink/.test(e.reason) ? 'rtnetlink' : 'uevent', reason: 'overrun' });
+      if (reason === 'overrun') this.dropped.inc({ source: /rtnetlink/.test(e.reason ?? '') ? 'rtnetlink' : 'uevent', reason: 'overrun' });
     }
   }
 
