@@ -103,17 +103,18 @@ describe('audit reader: large and hostile journalctl output', () => {
   });
 
   test('a journalctl that never exits is stopped after the idle bound (and killed by its PID)', async () => {
-    const pidFile = path.join(dir, 'hang.pid');
-    const bin = fakeJournalctl('hang', `require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); console.log(${JSON.stringify(entry(1))}); setInterval(() => {}, 1000);`);
+    const bin = fakeJournalctl('hang', `console.log(${JSON.stringify(entry(1))}); setInterval(() => {}, 1000);`);
     const t0 = Date.now();
-    await assert.rejects(readAudit({ journalctl: bin, idleTimeoutMs: 500 }), (e: Error) => {
+    let pid = 0;
+    await assert.rejects(readAudit({ journalctl: bin, idleTimeoutMs: 1500 }), (e: Error) => {
       assert.ok(e instanceof AuditReadError);
-      assert.match(e.message, /^journalctl printed nothing for 1 s without exiting; stopped it \(pid \d+\)$/);
+      const m = /^journalctl printed nothing for 2 s without exiting; stopped it \(pid (\d+)\)$/.exec(e.message);
+      assert.ok(m, e.message);
+      pid = Number(m[1]);
       return true;
     });
-    assert.ok(Date.now() - t0 < 5000, 'bounded');
-    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(Date.now() - t0 < 20_000, 'bounded');
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(!alive(pid), `fake journalctl ${pid} was killed`);
   });
 
