@@ -160,7 +160,7 @@ function restore(s: Saved): string[] {
 function policyFile(dir: string): string {
   const shipped = shippedPolicyPath();
   if (shipped === null) throw new Error('shipped etc/affinityd.ini not found');
-  let text = fs.readFileSync(shipped, 'utf8').replace(/^state-file = .*$/m, `state-file = ${path.join(dir, 'state.json')}`);
+  let text = fs.readFileSync(shipped, 'utf8').replace(/^state-file = .*$/m, `state-file = ${path.join(dir, 'state.json')}`).replace(/^textfile-directory = .*$/m, `textfile-directory = ${dir}`);
   // Compare settle windows: AFFINITYD_BENCH_SETTLE_MS=10 npm run bench (default: the shipped value).
   const settle = process.env.AFFINITYD_BENCH_SETTLE_MS;
   if (settle) text = text.replace(/^settle-ms = .*$/m, `settle-ms = ${settle}`);

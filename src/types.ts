@@ -238,6 +238,12 @@ export interface Policy {
     resyncIntervalS: number;
     stateFile: string;
   };
+  metrics: {
+    /** node_exporter textfile collector directory for affinityd.prom; null = off. */
+    textfileDirectory: string | null;
+    /** The opt-in HTTP /metrics listener, and where it was set (for errors); null = off. */
+    listen: { host: string; port: number; file: string; line: number | null } | null;
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -125,7 +125,11 @@ function onlineCpus(): number[] {
 function policyText(dir: string, extra = ''): string {
   const shipped = shippedPolicyPath();
   if (shipped === null) throw new Error('shipped etc/affinityd.ini not found');
-  const text = fs.readFileSync(shipped, 'utf8').replace(/^state-file = .*$/m, `state-file = ${path.join(dir, 'state.json')}`);
+  // Metrics go to our temp dir, never into the host's node_exporter directory.
+  const text = fs
+    .readFileSync(shipped, 'utf8')
+    .replace(/^state-file = .*$/m, `state-file = ${path.join(dir, 'state.json')}`)
+    .replace(/^textfile-directory = .*$/m, `textfile-directory = ${dir}`);
   return `${text}
 [net:others]
 match-name = *

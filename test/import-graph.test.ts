@@ -15,13 +15,14 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
 
 /**
  * The floors, lowest first: a module may import its own floor's stage and any stage below.
- * `types.ts` and `targets.ts` (data shapes and names) sit at the bottom with cpumask.
+ * `types.ts`, `targets.ts` and `version.ts` (data shapes and names) sit at the bottom with cpumask.
+ * metrics reads what a pass produced (applier results, plans), beside reconcile.
  */
 const FLOORS: string[][] = [
   ['(root)', 'cpumask', 'text'],
   ['policy', 'snapshot', 'state', 'audit'],
   ['planner', 'applier', 'status'],
-  ['reconcile'],
+  ['reconcile', 'metrics'],
   ['agent'],
   ['cli'],
 ];

@@ -45,7 +45,7 @@ describe('journal and systemd notify, end to end', { concurrency: false }, () =>
     jd = await startJournald({ namespace: null });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-e2e-'));
     config = path.join(dir, 'affinityd.ini');
-    fs.writeFileSync(config, fs.readFileSync(SHIPPED, 'utf8').replace(/^state-file = .*$/m, `state-file = ${dir}/state.json`));
+    fs.writeFileSync(config, fs.readFileSync(SHIPPED, 'utf8').replace(/^state-file = .*$/m, `state-file = ${dir}/state.json`).replace(/^textfile-directory = .*$/m, `textfile-directory = ${dir}`));
     for (const { irq } of NIC?.irqs ?? []) saved.set(irq, mask(irq));
     if (fs.existsSync(rps)) rq = fs.readFileSync(rps, 'utf8').trim();
   });

@@ -163,6 +163,7 @@ describe('values', () => {
       defaults: { strategy: 'pin', pin: [4, 5], rps: 'on', xps: 'off', rpsFlowCnt: 0, crossNode: true },
       sections: [],
       agent: { settleMs: 5, resyncIntervalS: 300, stateFile: '/run/affinityd/state.json' },
+      metrics: { textfileDirectory: '/var/lib/prometheus/node-exporter', listen: null },
     });
   });
 
@@ -255,7 +256,7 @@ describe('errors: one line each, file:line, section, key, hint', () => {
     assert.equal(messageOf('[nic:wan]\nmatch-name = eth1'), `${F}:1: [nic:wan]: unknown section (did you mean '[net:wan]'?)`);
     assert.equal(
       messageOf('[global]\nfoo = 1'),
-      `${F}:1: [global]: unknown section; known sections: [cpus], [defaults], [net], [agent], [net:<label>], [irq:<label>], [serial:<label>]`,
+      `${F}:1: [global]: unknown section; known sections: [cpus], [defaults], [net], [agent], [metrics], [net:<label>], [irq:<label>], [serial:<label>]`,
     );
     // One error for the section, none for the keys under it.
     assert.equal(errorOf('[global]\nfoo = 1\nbar = 2').errors.length, 1);

@@ -161,12 +161,13 @@ test('parseOptions: defaults, env, flags win over env, bad values are usage erro
   assert.throws(() => parseOptions(['--bogus'], {}), /unknown option --bogus/);
 });
 
-test('labPolicy: the shipped policy with only the state file redirected', () => {
+test('labPolicy: the shipped policy with only the state file redirected and the metrics textfile off', () => {
   const shipped = fs.readFileSync(SHIPPED_POLICY, 'utf8');
   const lab = parsePolicy(labPolicy(shipped, '/tmp/x/state.json'), 'lab.ini', defaultPolicy());
   const ref = parsePolicy(shipped, 'affinityd.ini', defaultPolicy());
   assert.equal(lab.agent.stateFile, '/tmp/x/state.json');
-  assert.deepEqual({ ...lab, files: [], agent: { ...lab.agent, stateFile: '' } }, { ...ref, files: [], agent: { ...ref.agent, stateFile: '' } });
+  assert.equal(lab.metrics.textfileDirectory, null);
+  assert.deepEqual({ ...lab, files: [], agent: { ...lab.agent, stateFile: '' }, metrics: null }, { ...ref, files: [], agent: { ...ref.agent, stateFile: '' }, metrics: null });
   assert.throws(() => labPolicy('[cpus]\n', '/x'), /no state-file line/);
 });
 

@@ -36,12 +36,13 @@ export function stageCli(dir: string): string {
 
 /**
  * The shipped policy, unchanged except for [agent] state-file, which points into the lab's
- * temp dir so that neither `apply` nor the agent touches the host's /var/lib/affinityd.
+ * temp dir so that neither `apply` nor the agent touches the host's /var/lib/affinityd, and
+ * [metrics] textfile-directory = off (the lab's agents would share the host's file).
  */
 export function labPolicy(shippedText: string, stateFile: string): string {
   const re = /^state-file\s*=.*$/m;
   if (!re.test(shippedText)) throw new Error(`${SHIPPED_POLICY}: no state-file line to redirect`);
-  return shippedText.replace(re, `state-file = ${stateFile}`);
+  return shippedText.replace(re, `state-file = ${stateFile}`).replace(/^textfile-directory\s*=.*$/m, 'textfile-directory = off');
 }
 
 export function writeLabPolicy(dir: string, ns: string): string {

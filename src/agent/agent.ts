@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { EMPTY, Observable, concat, defer, filter, ignoreElements, interval, map, merge, of, retry, takeUntil, tap, timer } from 'rxjs';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import { startMetricsExport, type MetricsExport } from '../metrics/export.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
 import { changeRecord, countOutcomes } from '../reconcile/reconcile.js';
 import { applyWrites } from '../applier/applier.js';
@@ -61,12 +62,15 @@ export function resilient(name: string, src: Observable<AgentEvent>, log: pino.L
   );
 }
 
-/** Kernel sources (uevents, rtnetlink links) and SIGHUP. */
-export function kernelSources(log: pino.Logger): Observable<AgentEvent> {
-  const onDropped = (why: string) => log.warn({ source: 'netlink' }, why);
+/** Kernel sources (uevents, rtnetlink links) and SIGHUP; `dropped` also hears of each drop (metrics). */
+export function kernelSources(log: pino.Logger, dropped?: (source: 'uevent' | 'rtnetlink', why: string) => void): Observable<AgentEvent> {
+  const onDropped = (source: 'uevent' | 'rtnetlink') => (why: string) => {
+    log.warn({ source: 'netlink' }, why);
+    dropped?.(source, why);
+  };
   return merge(
-    resilient('uevent', uevents$({ onDropped, recvBufferSize: 4 << 20 }), log),
-    resilient('rtnetlink', links$({ onDropped, recvBufferSize: 1 << 20 }).pipe(distinctLinkState()), log),
+    resilient('uevent', uevents$({ onDropped: onDropped('uevent'), recvBufferSize: 4 << 20 }), log),
+    resilient('rtnetlink', links$({ onDropped: onDropped('rtnetlink'), recvBufferSize: 1 << 20 }).pipe(distinctLinkState()), log),
     signals$(),
   );
 }
@@ -79,8 +83,9 @@ function triggerText(b: Batch<AgentEvent>): string {
 }
 
 /** The drift since the last applied plan, as one audit record: after a reboot or a hotplug reset, every mask moved. */
-function reportDrift(reconciler: Reconciler, audit: AuditLog, trigger: string): void {
+function reportDrift(reconciler: Reconciler, audit: AuditLog, trigger: string, exported: MetricsExport): void {
   const drift = reconciler.drift();
+  exported.metrics.driftAtStart(drift.length);
   if (drift.length === 0) return;
   audit.record({
     kind: 'drift-at-start',
@@ -90,9 +95,11 @@ function reportDrift(reconciler: Reconciler, audit: AuditLog, trigger: string): 
 }
 
 /** One pass that never throws: a pass that fails (a parse bug, an unexpected errno) must not end the agent. */
-function passRunner(reconciler: Reconciler, ctx: { log: pino.Logger; notifier: Notifier; bootTrigger: string; onPass?: (info: PassInfo) => void }) {
+function passRunner(reconciler: Reconciler, ctx: { log: pino.Logger; notifier: Notifier; bootTrigger: string; exported: MetricsExport; onPass?: (info: PassInfo) => void }) {
   let permissionError: string | null = null;
-  const run = async (trigger: string, events: number): Promise<void> => {
+  const { metrics } = ctx.exported;
+  /** `kind`: what opened the batch (metrics label); `trigger`: the text the audit records. */
+  const run = async (trigger: string, events: number, kind: string): Promise<void> => {
     const startedAt = process.hrtime.bigint();
     try {
       // The first pass always saves: it is the state the next start compares drift with.
@@ -104,23 +111,30 @@ function passRunner(reconciler: Reconciler, ctx: { log: pino.Logger; notifier: N
       }
       if (result.saveError) ctx.log.warn(`cannot save state ${reconciler.stateFile}: ${result.saveError}`);
       ctx.notifier.notify(`STATUS=last pass: ${trigger}; ${n.applied} changed, ${n.failed} failed`);
-      ctx.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt: process.hrtime.bigint() });
+      const endedAt = process.hrtime.bigint();
+      metrics.pass({ trigger: kind, seconds: Number(endedAt - startedAt) / 1e9, changes: result.report.changes, plan: result.plan });
+      await ctx.exported.flush();
+      ctx.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt });
     } catch (e) {
       ctx.log.error({ err: e }, `pass failed (${trigger}): ${(e as Error).message}`);
+      metrics.passError(kind, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      await ctx.exported.flush();
     }
   };
   return { run, permissionError: () => permissionError };
 }
 
 /** SIGHUP: re-read the policy; keep the last good one (and say why) when the new one is invalid. */
-function policyReloader(reconciler: Reconciler, configOpts: Parameters<typeof loadPolicy>[0], audit: AuditLog, log: pino.Logger) {
+function policyReloader(reconciler: Reconciler, configOpts: Parameters<typeof loadPolicy>[0], audit: AuditLog, log: pino.Logger, exported: MetricsExport) {
   return (reason: string): void => {
     try {
       const policy = loadPolicy(configOpts);
       reconciler.setPolicy(policy);
+      exported.metrics.reload('accepted');
       audit.record({ kind: 'policy-loaded', message: `policy reloaded (${reason}) from ${policy.files.join(', ') || 'built-in defaults'}`, trigger: 'reload' });
     } catch (e) {
       const msg = e instanceof PolicyError ? e.message : (e as Error).message;
+      exported.metrics.reload('rejected');
       audit.record({ kind: 'policy-rejected', message: `policy reload refused, keeping the previous policy: ${msg}`, trigger: 'reload', error: msg });
       log.error(`policy reload refused: ${msg}`);
     }
@@ -133,6 +147,8 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   const configOpts = { root: opts.root, ...(opts.configFile !== undefined ? { configFile: opts.configFile } : {}) };
   // A policy that does not load at start is fatal (exit 78): there is no last good one yet.
   const policy = loadPolicy(configOpts);
+  // Metrics ([metrics]): a listen address that cannot be bound is fatal like a bad policy.
+  const exported = await startMetricsExport({ root: opts.root, metricsPolicy: policy.metrics, log: { warn: (m) => log.warn(m), info: (m) => log.info(m) } });
   const audit = opts.audit ?? createAuditLog({ journal: 'auto' });
   const notifier = createNotifier();
   const reconciler = new Reconciler({ root: opts.root, policy, audit, cacheTopology: true, note: (n) => log.warn(n) });
@@ -140,23 +156,24 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   audit.record({ kind: 'policy-loaded', message: `policy loaded from ${policy.files.join(', ') || 'built-in defaults'}`, policy: policy.files.join(', ') || 'built-in' });
 
   const bootTrigger = isAfterBoot(reconciler.state) ? 'boot' : 'start';
-  reportDrift(reconciler, audit, bootTrigger);
-  const passes = passRunner(reconciler, { log, notifier, bootTrigger, ...(opts.onPass ? { onPass: opts.onPass } : {}) });
-  const reload = policyReloader(reconciler, configOpts, audit, log);
+  reportDrift(reconciler, audit, bootTrigger, exported);
+  const passes = passRunner(reconciler, { log, notifier, bootTrigger, exported, ...(opts.onPass ? { onPass: opts.onPass } : {}) });
+  const reload = policyReloader(reconciler, configOpts, audit, log, exported);
 
   // The first full apply: also the post-reboot reapplication.
-  await passes.run(bootTrigger, 0);
+  await passes.run(bootTrigger, 0, bootTrigger);
   // Not root, or /proc and /sys read-only: every pass would fail the same way. Fail fast
   // (exit 77) rather than run as a daemon that can change nothing.
   const denied = passes.permissionError();
   if (denied !== null) {
     await audit.close().catch(() => undefined);
+    await exported.close();
     notifier.close();
     throw new AgentPermissionError(denied);
   }
   notifier.notify('READY=1');
 
-  const sources = opts.sources ?? kernelSources(log);
+  const sources = opts.sources ?? kernelSources(log, (source, why) => exported.metrics.droppedMessage(source, why));
   const agentPolicy = reconciler.policy.agent;
   const resync = agentPolicy.resyncIntervalS > 0 ? interval(agentPolicy.resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : EMPTY;
   const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : EMPTY;
@@ -184,6 +201,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
     merge(sources, resync, watchdog)
       .pipe(
         takeUntil(stop$),
+        tap((e) => exported.metrics.event(e)),
         filter(isRelevant),
         tap((e) => {
           if (e.kind === 'reload') reloadWanted = true;
@@ -200,7 +218,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
               reload('SIGHUP');
             }
             onlineHotAdded(triggerText(b));
-            await passes.run(triggerText(b), b.count);
+            await passes.run(triggerText(b), b.count, b.events[0]?.kind ?? 'unknown');
             return b;
           }),
         ),
@@ -212,6 +230,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
           // pass in flight finished: nothing is half-applied.
           notifier.notify('STOPPING=1');
           await audit.close().catch(() => undefined);
+          await exported.close();
           notifier.close();
           resolve(0);
         },

@@ -27,6 +27,9 @@ export interface Args {
   since?: string;
   irq?: number;
   interface?: string;
+  /** audit: journal files collected from hosts (journalctl --directory / --file). */
+  directory?: string;
+  file?: string;
   interval: number;
 }
 
@@ -39,6 +42,8 @@ const OPTIONS = {
   since: { type: 'string' },
   irq: { type: 'string' },
   interface: { type: 'string' },
+  directory: { type: 'string' },
+  file: { type: 'string' },
   interval: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'V' },
@@ -75,6 +80,8 @@ export function parseArgs(argv: string[]): Args | 'help' | 'version' {
   if (v.config !== undefined) args.config = v.config;
   if (v.since !== undefined) args.since = v.since;
   if (v.interface !== undefined) args.interface = v.interface;
+  if (v.directory !== undefined) args.directory = v.directory;
+  if (v.file !== undefined) args.file = v.file;
   if (v.irq !== undefined) {
     if (!/^\d+$/.test(v.irq)) throw new CliError(`--irq: "${v.irq}" is not an IRQ number`, EXIT.usage);
     args.irq = Number(v.irq);

@@ -4,6 +4,7 @@
 // 78 configuration (EX_CONFIG). No stack trace reaches the operator unless AFFINITYD_DEBUG=1.
 
 import * as fs from 'node:fs';
+import { once } from 'node:events';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PolicyError, formatPolicy, loadPolicy } from '../policy/policy.js';
@@ -15,7 +16,10 @@ import { createAuditLog } from '../audit/audit-log.js';
 import { CliError, EXIT, parseArgs, type Args } from './args.js';
 import { changesText, planJson, planText } from './render.js';
 import { statusCommand } from './status.js';
+import { version } from '../version.js';
 import type { Policy } from '../types.js';
+
+export { version };
 
 const USAGE = `usage: affinityd <command> [options]
 
@@ -35,24 +39,14 @@ options:
   --since TIME     audit: entries since TIME (journalctl syntax)
   --irq N          audit: only this IRQ
   --interface IF   audit: only this interface
+  --directory DIR  audit: read the journal files in DIR (e.g. systemd-journal-remote's), with a HOST column
+  --file FILE      audit: read this journal file, with a HOST column
   --interval SEC   status: sampling interval (default 1)
   --watch          status: refresh until interrupted
   -h, --help       this help
   -V, --version    print the version
 
 exit codes: 0 ok, 1 failure, 64 usage, 77 permission denied, 78 configuration error`;
-
-export function version(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(fs.readFileSync(path.resolve(here, rel), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next layout
-    }
-  }
-  return 'unknown';
-}
 
 export function policyOf(args: Args): Policy {
   if (args.config !== undefined && !fs.existsSync(args.config)) throw new CliError(`${args.config}: no such config file`, EXIT.config);
@@ -124,15 +118,31 @@ async function cmdCheckConfig(args: Args, out: (s: string) => void): Promise<num
 }
 
 async function cmdAudit(args: Args, out: (s: string) => void): Promise<number> {
-  const { auditCommand } = await import('../audit/audit-reader.js');
-  out(
-    await auditCommand({
-      ...(args.since !== undefined ? { since: args.since } : {}),
-      ...(args.irq !== undefined ? { irq: args.irq } : {}),
-      ...(args.interface !== undefined ? { interface: args.interface } : {}),
-      json: args.json,
-    }),
-  );
+  const { auditCommand, AuditReadError } = await import('../audit/audit-reader.js');
+  try {
+    // Line by line as journalctl delivers. stdout to a pipe is asynchronous on POSIX: wait
+    // for it to drain, so a slow reader slows journalctl down instead of filling memory.
+    const emit = async (line: string): Promise<void> => {
+      out(line);
+      if (process.stdout.writableNeedDrain) await once(process.stdout, 'drain');
+    };
+    await auditCommand(
+      {
+        ...(args.since !== undefined ? { since: args.since } : {}),
+        ...(args.irq !== undefined ? { irq: args.irq } : {}),
+        ...(args.interface !== undefined ? { interface: args.interface } : {}),
+        ...(args.directory !== undefined ? { directory: args.directory } : {}),
+        ...(args.file !== undefined ? { file: args.file } : {}),
+        onWarning: (m) => process.stderr.write(`affinityd: warning: ${printableLine(m)}\n`),
+        json: args.json,
+      },
+      emit,
+    );
+  } catch (e) {
+    // Its messages already say what and where ("audit --directory X: no such directory").
+    if (e instanceof AuditReadError) throw new CliError(e.message, EXIT.failure);
+    throw e;
+  }
   return EXIT.ok;
 }
 

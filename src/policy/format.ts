@@ -49,6 +49,11 @@ export function formatPolicy(p: Policy): string {
   kv('resync-interval', String(p.agent.resyncIntervalS));
   kv('state-file', p.agent.stateFile);
 
+  out.push('', '[metrics]');
+  kv('textfile-directory', p.metrics.textfileDirectory ?? 'off');
+  const l = p.metrics.listen;
+  kv('listen', l === null ? 'off' : l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`);
+
   for (const s of p.sections) formatSection(s, out, kv, unset);
   for (const s of p.serialSections ?? []) formatSerialSection(s, out, kv);
   return out.join('\n') + '\n';

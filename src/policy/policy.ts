@@ -27,6 +27,7 @@ import {
   LABELLED_PREFIXES,
   sectionKind,
   ValueError,
+  type ListenAddress,
   type SectionKind,
 } from './schema.js';
 import { closest } from './suggest.js';
@@ -264,7 +265,7 @@ function checkSectionName(name: string): string | null {
     const f = closest(name, FIXED_SECTIONS);
     guess = f === null ? null : `[${f}]`;
   }
-  const known = '[cpus], [defaults], [net], [agent], [net:<label>], [irq:<label>], [serial:<label>]';
+  const known = '[cpus], [defaults], [net], [agent], [metrics], [net:<label>], [irq:<label>], [serial:<label>]';
   return guess !== null ? `unknown section (did you mean '${guess}'?)` : `unknown section; known sections: ${known}`;
 }
 
@@ -312,6 +313,7 @@ function resolve(raw: RawPolicy, errors: ErrorList): Policy {
   const cpus = sec('cpus');
   const net = sec('net');
   const agent = sec('agent');
+  const metrics = sec('metrics');
   const { defaults, broken: defaultsBroken } = resolveDefaults(sec('defaults'), b, err);
   const sections: PolicySection[] = [];
   for (const s of raw.sections.values()) if (s.kind === 'net:' || s.kind === 'irq:') sections.push(resolveSection(s, defaults, defaultsBroken, err));
@@ -334,6 +336,18 @@ function resolve(raw: RawPolicy, errors: ErrorList): Policy {
       resyncIntervalS: val<number>(agent, 'resync-interval') ?? b.agent.resyncIntervalS,
       stateFile: val<string>(agent, 'state-file') ?? b.agent.stateFile,
     },
+    metrics: resolveMetrics(metrics, b.metrics),
+  };
+}
+
+/** [metrics]: a key set to `off` parses to null, which must win over the default. */
+function resolveMetrics(s: RawSection | undefined, b: Policy['metrics']): Policy['metrics'] {
+  const dir = s?.keys.get('textfile-directory');
+  const listen = s?.keys.get('listen');
+  const addr = listen?.value as ListenAddress | null | undefined;
+  return {
+    textfileDirectory: dir !== undefined ? (dir.value as string | null) : b.textfileDirectory,
+    listen: addr ? { ...addr, file: listen!.file, line: listen!.line } : null,
   };
 }
 
@@ -485,6 +499,10 @@ function rawOf(p: Policy): RawPolicy {
   set(a, 'settle-ms', p.agent.settleMs);
   set(a, 'resync-interval', p.agent.resyncIntervalS);
   set(a, 'state-file', p.agent.stateFile);
+  const m = fixed('metrics');
+  // null is "off" here, not "unset": write it as the value that parses to null.
+  m.set('textfile-directory', { value: p.metrics.textfileDirectory, file, line: null });
+  if (p.metrics.listen) m.set('listen', { value: { host: p.metrics.listen.host, port: p.metrics.listen.port }, file: p.metrics.listen.file, line: p.metrics.listen.line });
   for (const s of p.sections) {
     const keys = new Map<string, Setting>();
     const at = (key: string, v: unknown): void => set(keys, key, v, s.file, s.line);

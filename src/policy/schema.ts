@@ -3,15 +3,16 @@
 // people; test/policy.test.ts checks that the two agree (parse of the shipped file ==
 // builtinPolicy(), and every key here appears in the file).
 
+import { isIP } from 'node:net';
 import { parseCpuList, CpuFormatError } from '../cpumask/cpumask.js';
 import type { Policy, Strategy, TriState } from '../types.js';
 import { compileGlob, GlobError, parseIrqNumberPattern, splitList } from './match.js';
 import { clip } from '../text/printable.js';
 
 /** Fixed sections by name; the prefixed kinds take a label: [net:wan], [irq:timers], [serial:gps]. */
-export type SectionKind = 'cpus' | 'defaults' | 'net' | 'agent' | 'net:' | 'irq:' | 'serial:';
+export type SectionKind = 'cpus' | 'defaults' | 'net' | 'agent' | 'metrics' | 'net:' | 'irq:' | 'serial:';
 
-export const FIXED_SECTIONS = ['cpus', 'defaults', 'net', 'agent'] as const;
+export const FIXED_SECTIONS = ['cpus', 'defaults', 'net', 'agent', 'metrics'] as const;
 export const LABELLED_PREFIXES = ['net', 'irq', 'serial'] as const;
 
 /**
@@ -149,6 +150,43 @@ function stateFile(v: string): string {
   return v;
 }
 
+/** `off` or an absolute directory (an empty value already means "the default"). */
+function dirOrOff(v: string): string | null {
+  if (v.toLowerCase() === 'off') return null;
+  if (!v.startsWith('/')) throw new ValueError(`expected an absolute directory or 'off', got '${clip(v)}'`);
+  // Same rules as state-file: the agent writes here as root.
+  if (v.split('/').some((c) => c === '..' || c === '.')) throw new ValueError(`'.' and '..' are not allowed in the path, got '${clip(v)}'`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw new ValueError('control characters are not allowed in the path');
+  return v;
+}
+
+/** Where the /metrics listener binds. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * `off`, or HOST:PORT with an IP literal (IPv6 in brackets) or `localhost`. No other names:
+ * resolving them at start-up would make the agent's start depend on DNS, before the network
+ * is up (the unit runs before network-pre.target).
+ */
+export function parseListen(v: string): ListenAddress | null {
+  if (v.toLowerCase() === 'off') return null;
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(v);
+  if (!m) throw new ValueError(`expected HOST:PORT (127.0.0.1:9101, [::1]:9101) or 'off', got '${v}'`);
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new ValueError(`port ${port} is out of range (1–65535)`);
+  const family = isIP(host);
+  if (m[1] !== undefined && family !== 6) throw new ValueError(`'${host}' in brackets is not an IPv6 address`);
+  if (m[2] !== undefined && family !== 4 && host !== 'localhost') {
+    throw new ValueError(`'${host}' is not an IPv4 address (write IPv6 as [::1]:${port}; host names other than localhost are not resolved)`);
+  }
+  return { host, port };
+}
+
 /** Device path globs: absolute, as the port's node is written (/dev/ttyUSB*, /dev/serial/by-id/usb-FTDI*). */
 function checkDevPath(g: string): string | null {
   if (!g.startsWith('/')) return "expected a device path starting with '/', e.g. /dev/ttyUSB0 (globs allowed)";
@@ -204,6 +242,9 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'settle-ms', sections: ['agent'], parse: intIn(0, MAX_SETTLE_MS, ' ms') },
   { key: 'resync-interval', sections: ['agent'], parse: intIn(0, MAX_RESYNC_S, ' s') },
   { key: 'state-file', sections: ['agent'], parse: stateFile },
+
+  { key: 'textfile-directory', sections: ['metrics'], parse: dirOrOff },
+  { key: 'listen', sections: ['metrics'], parse: parseListen },
 ];
 
 export const KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));
@@ -274,5 +315,7 @@ export function builtinPolicy(): Policy {
     defaults: { strategy: 'spread', pin: null, rps: 'auto', xps: 'auto', rpsFlowCnt: null, crossNode: false },
     sections: [],
     agent: { settleMs: 20, resyncIntervalS: 0, stateFile: '/var/lib/affinityd/state.json' },
+    // Debian's prometheus-node-exporter reads this directory by default (--collector.textfile.directory).
+    metrics: { textfileDirectory: '/var/lib/prometheus/node-exporter', listen: null },
   };
 }
