@@ -1,5 +1,6 @@
 // Marble tests for the agent's scheduling operators (src/agent/pipeline.ts) in virtual time:
-// coalesce() turns a burst into one batch and cannot be starved by a trickle; exclusivePasses()
+// coalesce() emits the first event after a quiet period at once (leading edge) and turns the
+// rest of a burst into one batch, and cannot be starved by a trickle; exclusivePasses()
 // never runs two passes at once and folds everything that arrived during a pass into exactly
 // one trailing pass; batches stay bounded however many events they stand for.
 //
@@ -24,24 +25,39 @@ function scheduler(): TestScheduler {
 const batch = <T>(events: T[], count = events.length): Batch<T> => ({ events, count });
 
 describe('coalesce(settle, maxWait)', () => {
-  it('a burst inside the settle window becomes ONE batch, settle ms after its last event', () => {
+  it('the first event after quiet is emitted at once; the rest of the burst is ONE batch, settle ms after its last event', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // a at 0, b at 5, c at 10: quiet from 10, so the batch closes at 10 + 20 = 30.
+      // a at 0 (leading edge), b at 5, c at 10: quiet from 10, so the rest closes at 10 + 20 = 30.
       const src = hot<string>('a 4ms b 4ms c');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('30ms x', {
-        x: batch(['a', 'b', 'c']),
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('x 29ms y', {
+        x: batch(['a']),
+        y: batch(['b', 'c']),
+      });
+    });
+  });
+
+  it('a lone event is emitted at once, and so is the next one after settle ms of quiet', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      // a at 0, b at 20 (exactly settle later: quiet enough), c at 30 (10 ms after b: trailing).
+      const src = hot<string>('a 19ms b 9ms c');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 19ms b 29ms c', {
+        a: batch(['a']),
+        b: batch(['b']),
+        c: batch(['c']),
       });
     });
   });
 
   it('two bursts separated by more than settle are two batches', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // Burst 1 (0, 1) closes at 21; burst 2 (60, 61) closes at 81. The maxWait timer that
-      // burst 1 started fires at 100 on an empty window and must not emit.
+      // Burst 1: a at 0 at once, b closes at 1 + 20 = 21; burst 2: c at 60 at once, d closes
+      // at 81. The maxWait timer that b started fires at 101 on an empty window and must not emit.
       const src = hot<string>('ab 58ms cd');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('21ms x 59ms y', {
-        x: batch(['a', 'b']),
-        y: batch(['c', 'd']),
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 20ms b 38ms c 20ms d', {
+        a: batch(['a']),
+        b: batch(['b']),
+        c: batch(['c']),
+        d: batch(['d']),
       });
     });
   });
@@ -51,11 +67,12 @@ describe('coalesce(settle, maxWait)', () => {
       // 10 events at 0, 19, 38, … 171: debounce never sees `settle` ms of quiet until the end.
       const gap = `${SETTLE - 1 - 1}ms`;
       const src = cold<string>(`0 ${gap} 1 ${gap} 2 ${gap} 3 ${gap} 4 ${gap} 5 ${gap} 6 ${gap} 7 ${gap} 8 ${gap} 9`);
-      // maxWait closes the first window at 100 (events 0..95); the rest close when quiet at
-      // 171 + 20 = 191.
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 400ms !').toBe('100ms x 90ms y', {
-        x: batch(['0', '1', '2', '3', '4', '5']),
-        y: batch(['6', '7', '8', '9']),
+      // 0 leads at once; maxWait closes the next window 100 ms after event 1 (19): at 119 with
+      // events 1..6 (19..114); the rest close when quiet at 171 + 20 = 191.
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 400ms !').toBe('l 118ms x 71ms y', {
+        l: batch(['0']),
+        x: batch(['1', '2', '3', '4', '5', '6']),
+        y: batch(['7', '8', '9']),
       });
     });
   });
@@ -72,8 +89,10 @@ describe('coalesce(settle, maxWait)', () => {
           counts.push(b.count);
         });
       flush();
-      // A batch closes maxWait after the first event of its window: 100, 214, 328, …
-      assert.equal(at[0], MAX_WAIT);
+      // The first event leads at once; then a batch closes maxWait after the first event of its
+      // window: 119, 233, …
+      assert.equal(at[0], 0);
+      assert.equal(counts[0], 1);
       for (let i = 1; i < at.length - 1; i++) assert.ok(at[i]! - at[i - 1]! <= MAX_WAIT + SETTLE - 1, `gap ${at[i]! - at[i - 1]!}`);
       assert.ok(at.length >= 2000 / (MAX_WAIT + SETTLE) - 1, `${at.length} batches`);
       // No event lost: timer(0, 19) emits at 0, 19, …, 1995 before takeUntil fires at 2000.
@@ -81,7 +100,7 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
-  it('100k events emitted synchronously on subscribe: one batch, count 100000, at most MAX_KEPT kept', () => {
+  it('100k events emitted synchronously on subscribe: the first alone, then one batch of 99999, at most MAX_KEPT kept', () => {
     scheduler().run(({ expectObservable, flush }) => {
       const N = 100_000;
       const src = new Observable<number>((s) => {
@@ -92,18 +111,19 @@ describe('coalesce(settle, maxWait)', () => {
       out.subscribe((b) => got.push(b));
       expectObservable(out, '^ 500ms !');
       flush();
-      assert.equal(got.length, 1);
-      assert.equal(got[0]!.count, N);
-      assert.equal(got[0]!.events.length, MAX_KEPT);
+      assert.equal(got.length, 2);
+      assert.deepEqual(got[0], batch([0]));
+      assert.equal(got[1]!.count, N - 1);
+      assert.equal(got[1]!.events.length, MAX_KEPT);
       // The first events are kept, in arrival order (the audit's trigger text uses them).
-      assert.deepEqual(got[0]!.events, Array.from({ length: MAX_KEPT }, (_, i) => i));
+      assert.deepEqual(got[1]!.events, Array.from({ length: MAX_KEPT }, (_, i) => i + 1));
     });
   });
 
   it('completes when the source completes, flushing the open batch', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold<string>('a 4ms b|');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('6ms (x|)', { x: batch(['a', 'b']) });
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('a 5ms (b|)', { a: batch(['a']), b: batch(['b']) });
     });
   });
 });
@@ -234,6 +254,58 @@ describe('exclusivePasses(run)', () => {
 });
 
 describe('coalesce → exclusivePasses (the agent pipeline)', () => {
+  for (const n of [1, 64, 1000, 100_000]) {
+    it(`a burst of ${n} event(s): the first pass starts at once, at most 2 passes, all counted`, () => {
+      const ts = scheduler();
+      ts.run(({ flush }) => {
+        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+        const src = new Subject<string>();
+        // One frame per ms, at least 256 events per frame (a netlink read drains many
+        // datagrams), spread over at most half of maxWait.
+        const perFrame = Math.max(256, Math.ceil(n / (MAX_WAIT / 2)));
+        for (let f = 0; f * perFrame < n; f++) {
+          ts.schedule(() => {
+            for (let j = f * perFrame; j < Math.min(n, (f + 1) * perFrame); j++) src.next('e');
+          }, 1000 + f);
+        }
+        src.pipe(coalesce<string>(SETTLE, MAX_WAIT), exclusivePasses(fakeRun(15, log, () => ts.now()))).subscribe();
+        flush();
+        assert.equal(log.started[0], 1000, 'the leading pass starts on the first event');
+        assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
+        assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
+        assert.equal(log.maxActive, 1);
+      });
+    });
+  }
+
+  it('property: a burst shorter than maxWait, arriving at any time during or after a pass, costs at most 2 passes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 80 }), (gaps, passMs) => {
+        // Events `gaps` apart from 0, clipped to the first maxWait ms (a burst, not a trickle).
+        const ts = scheduler();
+        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+        let n = 0;
+        ts.run(({ flush }) => {
+          const src = new Subject<string>();
+          let t = 0;
+          for (const g of gaps) {
+            n++;
+            ts.schedule(() => src.next('e'), t);
+            t += g;
+            if (t >= MAX_WAIT) break;
+          }
+          src.pipe(coalesce<string>(SETTLE, MAX_WAIT), exclusivePasses(fakeRun(passMs, log, () => ts.now()))).subscribe();
+          flush();
+        });
+        assert.equal(log.started[0], 0);
+        assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
+        assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
+        assert.equal(log.maxActive, 1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('100k events trickled over 10 s: bounded passes, all counted, memory per batch bounded', () => {
     const ts = scheduler();
     ts.run(({ flush }) => {

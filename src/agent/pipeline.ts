@@ -2,16 +2,19 @@
 // scheduling logic; marble-tested in virtual time in test/pipeline.test.ts).
 //
 // Events are triggers, not state: every pass rescans the whole system, so all a burst has to
-// produce is ONE pass, soon. Two operators:
-//   coalesce(settle, maxWait)  close a burst when it has been quiet for `settle` ms, or at the
-//                              latest `maxWait` ms after it began (debounce alone could starve
-//                              under a steady trickle). A burst is folded into a bounded Batch,
-//                              so memory stays flat whatever the event rate.
+// produce is a pass at once and at most one more after it. Two operators:
+//   coalesce(settle, maxWait)  the leading edge: an event after `settle` ms of quiet is emitted
+//                              alone at once (the agent reacts at the kernel's pace, not a
+//                              settle window later); the rest of the burst is folded into a
+//                              bounded Batch, closed when it has been quiet for `settle` ms or
+//                              at the latest `maxWait` ms after it began (debounce alone could
+//                              starve under a steady trickle). Memory stays flat whatever the
+//                              event rate; a burst shorter than maxWait is at most 2 batches.
 //   exclusivePasses(run)       never two passes at once (concatMap would queue one pass per
 //                              batch; switchMap would cancel writes mid-apply); batches that
 //                              arrive during a pass are merged into exactly one trailing pass.
 
-import { Observable, Subject, asyncScheduler, auditTime, concatMap, connect, debounceTime, defer, filter, finalize, merge, mergeMap, reduce, tap, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, Subject, asyncScheduler, auditTime, concatMap, connect, debounceTime, defer, filter, finalize, map, merge, mergeMap, reduce, tap, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
 
 /** What a pass is told about the events that caused it. */
 export interface Batch<T> {
@@ -38,6 +41,40 @@ function fold<T>(b: Batch<T>, e: T): Batch<T> {
 }
 
 export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<T, Batch<T>> {
+  return (source) =>
+    defer(() => {
+      // Per subscription: when the last event arrived. An event is on the leading edge when
+      // the one before it is at least settle ms old (or there was none).
+      let lastAt = -Infinity;
+      const tagged = source.pipe(
+        map((e) => {
+          const now = scheduler.now();
+          const leading = now - lastAt >= settleMs;
+          lastAt = now;
+          return { e, leading };
+        }),
+      );
+      // Tagged once, then split: each event goes to exactly one of the two branches.
+      return tagged.pipe(
+        connect((shared) =>
+          merge(
+            shared.pipe(
+              filter((t) => t.leading),
+              map((t) => fold(emptyBatch<T>(), t.e)),
+            ),
+            shared.pipe(
+              filter((t) => !t.leading),
+              map((t) => t.e),
+              trailing<T>(settleMs, maxWaitMs, scheduler),
+            ),
+          ),
+        ),
+      );
+    });
+}
+
+/** The rest of a burst: one batch once quiet for settle ms, or maxWait ms after it began. */
+function trailing<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike): OperatorFunction<T, Batch<T>> {
   // connect(), not share(): it subscribes the closers before the source, so events a source
   // emits synchronously on subscribe still start the settle and maxWait timers.
   return connect((shared) => {
