@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { Observable, Subject, defer, finalize, map, of, takeUntil, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import fc from 'fast-check';
-import { MAX_KEPT, coalesce, emptyBatch, exclusivePasses, mergeBatches, type Batch } from '../src/agent/pipeline.js';
+import { MAX_KEPT, coalesce, emptyBatch, exclusivePasses, mergeBatches, react, type Batch } from '../src/agent/pipeline.js';
 import { runs } from './helpers/runs.js';
 
 const SETTLE = 20;
@@ -36,11 +36,11 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
-  it('a lone event is emitted at once, and so is the next one after settle ms of quiet', () => {
+  it('a lone event is emitted at once, and so is the next one after settle ms of quiet and maxWait since the last leading edge', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // a at 0, b at 20 (exactly settle later: quiet enough), c at 30 (10 ms after b: trailing).
-      const src = hot<string>('a 19ms b 9ms c');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 19ms b 29ms c', {
+      // a at 0; b at 100 (quiet, and maxWait after a); c at 110 (10 ms after b: trailing).
+      const src = hot<string>('a 99ms b 9ms c');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 99ms b 29ms c', {
         a: batch(['a']),
         b: batch(['b']),
         c: batch(['c']),
@@ -48,12 +48,23 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
+  it('at most one leading edge per maxWait: a quiet gap shorter than that ends in a trailing batch', () => {
+    scheduler().run(({ hot, expectObservable }) => {
+      // a at 0 leads; b at 50 follows 50 ms of quiet, but only 50 ms after a's leading edge.
+      const src = hot<string>('a 49ms b');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 69ms b', {
+        a: batch(['a']),
+        b: batch(['b']),
+      });
+    });
+  });
+
   it('two bursts separated by more than settle are two batches', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // Burst 1: a at 0 at once, b closes at 1 + 20 = 21; burst 2: c at 60 at once, d closes
-      // at 81. The maxWait timer that b started fires at 101 on an empty window and must not emit.
-      const src = hot<string>('ab 58ms cd');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 20ms b 38ms c 20ms d', {
+      // Burst 1: a at 0 at once, b closes at 1 + 20 = 21; burst 2: c at 120 at once, d closes
+      // at 141. The maxWait timer that b started fires at 101 on an empty window and must not emit.
+      const src = hot<string>('ab 118ms cd');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 20ms b 98ms c 20ms d', {
         a: batch(['a']),
         b: batch(['b']),
         c: batch(['c']),
@@ -253,7 +264,23 @@ describe('exclusivePasses(run)', () => {
   });
 });
 
-describe('coalesce → exclusivePasses (the agent pipeline)', () => {
+describe('react: coalesce → exclusivePasses sharing a pass clock (the agent pipeline)', () => {
+  it('an event less than settle ms after a pass ended is not a leading edge: it waits for the trailing batch', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+      // a at 0 runs at once (0..10); b at 15 is 5 ms after that pass: its batch closes at 35.
+      // (A pass blocks the event loop, so events that queued during it arrive just after it.)
+      const src = hot<string>('a 14ms b');
+      expectObservable(src.pipe(react(SETTLE, MAX_WAIT, fakeRun(10, log, () => ts.now()))), '^ 300ms !').toBe('10ms a 34ms b', {
+        a: batch(['a']),
+        b: batch(['b']),
+      });
+      ts.flush();
+      assert.deepEqual(log.started, [0, 35]);
+    });
+  });
+
   for (const n of [1, 64, 1000, 100_000]) {
     it(`a burst of ${n} event(s): the first pass starts at once, at most 2 passes, all counted`, () => {
       const ts = scheduler();
@@ -268,7 +295,7 @@ describe('coalesce → exclusivePasses (the agent pipeline)', () => {
             for (let j = f * perFrame; j < Math.min(n, (f + 1) * perFrame); j++) src.next('e');
           }, 1000 + f);
         }
-        src.pipe(coalesce<string>(SETTLE, MAX_WAIT), exclusivePasses(fakeRun(15, log, () => ts.now()))).subscribe();
+        src.pipe(react(SETTLE, MAX_WAIT, fakeRun(15, log, () => ts.now()))).subscribe();
         flush();
         assert.equal(log.started[0], 1000, 'the leading pass starts on the first event');
         assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
@@ -294,7 +321,7 @@ describe('coalesce → exclusivePasses (the agent pipeline)', () => {
             t += g;
             if (t >= MAX_WAIT) break;
           }
-          src.pipe(coalesce<string>(SETTLE, MAX_WAIT), exclusivePasses(fakeRun(passMs, log, () => ts.now()))).subscribe();
+          src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
           flush();
         });
         assert.equal(log.started[0], 0);
@@ -302,7 +329,7 @@ describe('coalesce → exclusivePasses (the agent pipeline)', () => {
         assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
         assert.equal(log.maxActive, 1);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -318,7 +345,7 @@ describe('coalesce → exclusivePasses (the agent pipeline)', () => {
           for (let j = 0; j < 100; j++) src.next('e');
         }, i * 10);
       }
-      src.pipe(coalesce<string>(SETTLE, MAX_WAIT), exclusivePasses(fakeRun(30, log, () => ts.now()))).subscribe();
+      src.pipe(react(SETTLE, MAX_WAIT, fakeRun(30, log, () => ts.now()))).subscribe();
       flush();
       assert.equal(log.batches.reduce((n, b) => n + b.count, 0), N);
       // One pass per maxWait at most (plus the last one): 10 000 ms / 100 ms.

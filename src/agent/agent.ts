@@ -15,7 +15,7 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import type { AppliedState } from '../state/state.js';
 import { describeEvent, isRelevant, type AgentEvent } from './events.js';
 import { createNotifier, type Notifier } from './notify.js';
-import { coalesce, exclusivePasses, type Batch } from './pipeline.js';
+import { react, type Batch } from './pipeline.js';
 import { distinctLinkState, links$ } from './rtnetlink.js';
 import { signals$, termination$ } from './signals.js';
 import { uevents$ } from './uevent.js';
@@ -210,8 +210,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
           if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') reconciler.forgetTopology();
           log.debug({ event: e }, describeEvent(e));
         }),
-        coalesce<AgentEvent>(settle, settle * 5),
-        exclusivePasses((b) =>
+        react(settle, settle * 5, (b: Batch<AgentEvent>) =>
           defer(async () => {
             if (reloadWanted) {
               reloadWanted = false;

@@ -3,9 +3,12 @@
 //
 // Events are triggers, not state: every pass rescans the whole system, so all a burst has to
 // produce is a pass at once and at most one more after it. Two operators:
-//   coalesce(settle, maxWait)  the leading edge: an event after `settle` ms of quiet is emitted
-//                              alone at once (the agent reacts at the kernel's pace, not a
-//                              settle window later); the rest of the burst is folded into a
+//   coalesce(settle, maxWait)  the leading edge: an event after `settle` ms of quiet (no event,
+//                              and no pass running or ended, in that time) is emitted alone at
+//                              once (the agent reacts at the kernel's pace, not a settle window
+//                              later), at most once per `maxWait` ms (so a flood with short
+//                              gaps costs at most one leading pass per maxWait on top of the
+//                              trailing ones); the rest of the burst is folded into a
 //                              bounded Batch, closed when it has been quiet for `settle` ms or
 //                              at the latest `maxWait` ms after it began (debounce alone could
 //                              starve under a steady trickle). Memory stays flat whatever the
@@ -13,6 +16,10 @@
 //   exclusivePasses(run)       never two passes at once (concatMap would queue one pass per
 //                              batch; switchMap would cancel writes mid-apply); batches that
 //                              arrive during a pass are merged into exactly one trailing pass.
+//   react(settle, maxWait, run)   both, sharing a PassClock: a pass blocks the event loop, so
+//                              events queued during it arrive late and would look like the
+//                              first after a quiet period; counting the end of the last pass
+//                              as activity keeps a flood from becoming a pass per event-loop turn.
 
 import { Observable, Subject, asyncScheduler, auditTime, concatMap, connect, debounceTime, defer, filter, finalize, map, merge, mergeMap, reduce, tap, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
 
@@ -40,17 +47,31 @@ function fold<T>(b: Batch<T>, e: T): Batch<T> {
   return b;
 }
 
-export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<T, Batch<T>> {
+/** When passes run (written by exclusivePasses, read by coalesce). */
+export interface PassClock {
+  running: boolean;
+  /** scheduler.now() when the last pass ended (-Infinity: none yet). */
+  endedAt: number;
+}
+
+export function passClock(): PassClock {
+  return { running: false, endedAt: -Infinity };
+}
+
+export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler, clock: PassClock = passClock()): OperatorFunction<T, Batch<T>> {
   return (source) =>
     defer(() => {
-      // Per subscription: when the last event arrived. An event is on the leading edge when
-      // the one before it is at least settle ms old (or there was none).
+      // Per subscription: when the last event arrived and the last leading edge was. An event
+      // is on the leading edge when the event before it and the end of the last pass are at
+      // least settle ms old, and the last leading edge at least maxWait ms.
       let lastAt = -Infinity;
+      let leadAt = -Infinity;
       const tagged = source.pipe(
         map((e) => {
           const now = scheduler.now();
-          const leading = now - lastAt >= settleMs;
+          const leading = now - lastAt >= settleMs && now - leadAt >= maxWaitMs && !clock.running && now - clock.endedAt >= settleMs;
           lastAt = now;
+          if (leading) leadAt = now;
           return { e, leading };
         }),
       );
@@ -88,7 +109,7 @@ function trailing<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLi
   });
 }
 
-export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<Batch<T>, R> {
+export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, scheduler: SchedulerLike = asyncScheduler, clock: PassClock = passClock()): OperatorFunction<Batch<T>, R> {
   return (source) =>
     defer(() => {
       let busy = false;
@@ -103,6 +124,7 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
       const start = (b: Batch<T>): boolean => {
         if (!busy) {
           busy = true;
+          clock.running = true;
           return true;
         }
         pending = pending ? mergeBatches(pending, b) : b;
@@ -122,6 +144,8 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
           run(b).pipe(
             finalize(() => {
               busy = false;
+              clock.running = false;
+              clock.endedAt = scheduler.now();
               const next = pending;
               pending = null;
               // Scheduled, not re-entrant: concatMap must have released the finished pass.
@@ -134,3 +158,11 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
     });
 }
 
+/** The agent's pipeline: leading-edge coalescing into exclusive passes, sharing a PassClock. */
+export function react<T, R>(settleMs: number, maxWaitMs: number, run: (batch: Batch<T>) => Observable<R>, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<T, R> {
+  return (source) =>
+    defer(() => {
+      const clock = passClock();
+      return source.pipe(coalesce<T>(settleMs, maxWaitMs, scheduler, clock), exclusivePasses(run, scheduler, clock));
+    });
+}
