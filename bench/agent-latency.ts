@@ -179,6 +179,10 @@ interface AgentCycle {
   onlineWriteMs: number;
   /** t0 → the "cpu1 online" uevent reached the agent. */
   eventMs: number;
+  /** The uevent's arrival → the start of the pass it caused (coalescing, queueing). */
+  eventToPassStartMs: number;
+  /** Pass start → its last verified write. */
+  passToLastWriteMs: number;
   /** Pass duration (snapshot → plan → diff → apply → audit → state). */
   passMs: number;
   /** t0 → onPass (after the state file write). */
@@ -259,6 +263,8 @@ async function agentCycles(cycles: number, irqs: number[], dir: string): Promise
           lastWriteMs: round(ms(t0, last.at)),
           onlineWriteMs: round(ms(t0, tw)),
           eventMs: onlineEventAt === null ? NaN : round(ms(t0, onlineEventAt)),
+          eventToPassStartMs: onlineEventAt === null ? NaN : round(ms(onlineEventAt, p.info.startedAt)),
+          passToLastWriteMs: round(ms(p.info.startedAt, last.at)),
           passMs: round(ms(p.info.startedAt, p.info.endedAt)),
           passEndMs: round(ms(t0, p.info.endedAt)),
           changed: p.info.changed,
@@ -427,6 +433,8 @@ export async function benchAgentLatency(opts: LatencyOptions = {}): Promise<obje
         onlineWriteReturnedMs: summarize(a.cycles.map((c) => c.onlineWriteMs)),
         ueventArrivedMs: summarize(a.cycles.map((c) => c.eventMs).filter((x) => !Number.isNaN(x))),
         ueventToLastWriteMs: summarize(a.cycles.filter((c) => !Number.isNaN(c.eventMs)).map((c) => round(c.lastWriteMs - c.eventMs))),
+        ueventToPassStartMs: summarize(a.cycles.map((c) => c.eventToPassStartMs).filter((x) => !Number.isNaN(x))),
+        passStartToLastWriteMs: summarize(a.cycles.map((c) => c.passToLastWriteMs)),
         passMs: summarize(a.cycles.map((c) => c.passMs)),
         passEndMs: summarize(a.cycles.map((c) => c.passEndMs)),
       },

@@ -32,12 +32,22 @@ function num(name: string): number | undefined {
   return n;
 }
 
+/** /proc/loadavg: the machine is shared, so every figure carries the load it was taken under. */
+const loadavg = (): string => {
+  try {
+    return fs.readFileSync('/proc/loadavg', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+};
+
 async function guarded(fn: () => Promise<object>): Promise<object> {
   const t0 = Date.now();
+  const loadBefore = loadavg();
   try {
-    return { ...(await fn()), wallMs: Date.now() - t0 };
+    return { ...(await fn()), wallMs: Date.now() - t0, loadavg: { before: loadBefore, after: loadavg() } };
   } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e), wallMs: Date.now() - t0 };
+    return { error: e instanceof Error ? e.message : String(e), wallMs: Date.now() - t0, loadavg: { before: loadBefore, after: loadavg() } };
   }
 }
 

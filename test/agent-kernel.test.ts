@@ -525,8 +525,8 @@ describe('agent against the real kernel', { concurrency: false }, () => {
       const total = during.reduce((n, p) => n + p.events, 0);
       t.diagnostic(`100k events in ${floodMs.toFixed(0)} ms → ${during.length} passes`);
       assert.equal(total, N, 'every event counted by some pass');
-      // At most one trailing pass per maxWait (100 ms) and, when the flood pauses for settle ms
-      // (a loaded machine, a long pass), at most one leading pass per maxWait on top of it.
+      // At most one coalesced pass per maxWait (100 ms) and, when the flood pauses for settle ms
+      // (a loaded machine, a long pass), at most one leading pass per coalesced one.
       assert.ok(during.length <= 2 * Math.ceil(floodMs / 100) + 3, `${during.length} passes for a ${floodMs.toFixed(0)} ms flood`);
       assert.ok(agent.records.some((r) => r.v.kind === 'policy-loaded' && r.v.message.includes('reloaded')), 'reload inside the flood honoured');
 

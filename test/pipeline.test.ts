@@ -36,11 +36,11 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
-  it('a lone event is emitted at once, and so is the next one after settle ms of quiet and maxWait since the last leading edge', () => {
+  it('a lone event is emitted at once, and so is the next one after settle ms of quiet', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // a at 0; b at 100 (quiet, and maxWait after a); c at 110 (10 ms after b: trailing).
-      const src = hot<string>('a 99ms b 9ms c');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 99ms b 29ms c', {
+      // a at 0, b at 20 (exactly settle later: quiet enough), c at 30 (10 ms after b: trailing).
+      const src = hot<string>('a 19ms b 9ms c');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 19ms b 29ms c', {
         a: batch(['a']),
         b: batch(['b']),
         c: batch(['c']),
@@ -48,23 +48,26 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
-  it('at most one leading edge per maxWait: a quiet gap shorter than that ends in a trailing batch', () => {
+  it('no leading edge within maxWait of a coalesced batch: a flood with short gaps stays one burst', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // a at 0 leads; b at 50 follows 50 ms of quiet, but only 50 ms after a's leading edge.
-      const src = hot<string>('a 49ms b');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 69ms b', {
+      // a at 0 leads; b at 1 is coalesced, closing at 21; c at 50 follows 49 ms of quiet, but
+      // only 29 ms after that batch: it is coalesced too (closing at 70).
+      const src = hot<string>('ab 48ms c');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 20ms b 48ms c', {
         a: batch(['a']),
         b: batch(['b']),
+        c: batch(['c']),
       });
     });
   });
 
   it('two bursts separated by more than settle are two batches', () => {
     scheduler().run(({ hot, expectObservable }) => {
-      // Burst 1: a at 0 at once, b closes at 1 + 20 = 21; burst 2: c at 120 at once, d closes
-      // at 141. The maxWait timer that b started fires at 101 on an empty window and must not emit.
-      const src = hot<string>('ab 118ms cd');
-      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 20ms b 98ms c 20ms d', {
+      // Burst 1: a at 0 at once, b closes at 1 + 20 = 21; burst 2: c at 130 (maxWait after
+      // that batch) at once, d closes at 151. The maxWait timer that b started fires at 101 on
+      // an empty window and must not emit.
+      const src = hot<string>('ab 128ms cd');
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('a 20ms b 108ms c 20ms d', {
         a: batch(['a']),
         b: batch(['b']),
         c: batch(['c']),

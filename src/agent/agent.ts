@@ -98,12 +98,15 @@ function reportDrift(reconciler: Reconciler, audit: AuditLog, trigger: string, e
 function passRunner(reconciler: Reconciler, ctx: { log: pino.Logger; notifier: Notifier; bootTrigger: string; exported: MetricsExport; onPass?: (info: PassInfo) => void }) {
   let permissionError: string | null = null;
   const { metrics } = ctx.exported;
-  /** `kind`: what opened the batch (metrics label); `trigger`: the text the audit records. */
-  const run = async (trigger: string, events: number, kind: string): Promise<void> => {
+  /**
+   * `kind`: what opened the batch (metrics label); `trigger`: the text the audit records;
+   * `refresh`: only CPUs went online/offline since the last pass (see Reconciler.pass).
+   */
+  const run = async (trigger: string, events: number, kind: string, refresh = false): Promise<void> => {
     const startedAt = process.hrtime.bigint();
     try {
       // The first pass always saves: it is the state the next start compares drift with.
-      const result = await reconciler.pass(trigger, { save: trigger === ctx.bootTrigger ? 'always' : 'if-changed' });
+      const result = await reconciler.pass(trigger, { save: trigger === ctx.bootTrigger ? 'always' : 'if-changed', refresh });
       const n = countOutcomes(result.report);
       if (result.report.permissionError) {
         ctx.log.error(result.report.permissionError);
@@ -182,6 +185,12 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   // A flag, not a look at the batch: a batch keeps only its first MAX_KEPT events, so a
   // SIGHUP in the middle of an event storm would otherwise be lost.
   let reloadWanted = false;
+  // --- CPU-event passes (issue 14): when every event since the last pass was a CPU going
+  // online/offline, the pass refreshes the last snapshot instead of re-reading everything
+  // (snapshot/refresh). Any other event — a resync, a reload, a device — reads everything.
+  let fullSnapshotWanted = true;
+  const refreshable = (e: AgentEvent): boolean => e.kind === 'cpu' && (e.action === 'online' || e.action === 'offline');
+  // ---
   // CPUs announced by an `add` uevent since the last pass (kept apart for the same reason).
   const hotAdded = new Set<number>();
   /** [cpus] online-hotplugged: online them before the pass, so the pass balances onto them. */
@@ -205,6 +214,8 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         filter(isRelevant),
         tap((e) => {
           if (e.kind === 'reload') reloadWanted = true;
+          if (!refreshable(e)) fullSnapshotWanted = true;
+          if (!refreshable(e)) fullSnapshotWanted = true;
           if (e.kind === 'cpu' && e.action === 'add') hotAdded.add(e.cpu);
           // Physical CPU hotplug (and anything we may have missed) can change the topology.
           if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') reconciler.forgetTopology();
@@ -217,7 +228,9 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
               reload('SIGHUP');
             }
             onlineHotAdded(triggerText(b));
-            await passes.run(triggerText(b), b.count, b.events[0]?.kind ?? 'unknown');
+            const refresh = !fullSnapshotWanted;
+            fullSnapshotWanted = false;
+            await passes.run(triggerText(b), b.count, b.events[0]?.kind ?? 'unknown', refresh);
             return b;
           }),
         ),

@@ -6,9 +6,9 @@
 //   coalesce(settle, maxWait)  the leading edge: an event after `settle` ms of quiet (no event,
 //                              and no pass running or ended, in that time) is emitted alone at
 //                              once (the agent reacts at the kernel's pace, not a settle window
-//                              later), at most once per `maxWait` ms (so a flood with short
-//                              gaps costs at most one leading pass per maxWait on top of the
-//                              trailing ones); the rest of the burst is folded into a
+//                              later) — unless a coalesced batch closed less than `maxWait` ms
+//                              ago: a flood with short gaps stays one burst instead of a
+//                              leading pass per gap; the rest of the burst is folded into a
 //                              bounded Batch, closed when it has been quiet for `settle` ms or
 //                              at the latest `maxWait` ms after it began (debounce alone could
 //                              starve under a steady trickle). Memory stays flat whatever the
@@ -61,17 +61,16 @@ export function passClock(): PassClock {
 export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler, clock: PassClock = passClock()): OperatorFunction<T, Batch<T>> {
   return (source) =>
     defer(() => {
-      // Per subscription: when the last event arrived and the last leading edge was. An event
-      // is on the leading edge when the event before it and the end of the last pass are at
-      // least settle ms old, and the last leading edge at least maxWait ms.
+      // Per subscription: when the last event arrived and the last coalesced batch closed. An
+      // event is on the leading edge when the event before it and the end of the last pass are
+      // at least settle ms old, and the last coalesced batch at least maxWait ms.
       let lastAt = -Infinity;
-      let leadAt = -Infinity;
+      let coalescedAt = -Infinity;
       const tagged = source.pipe(
         map((e) => {
           const now = scheduler.now();
-          const leading = now - lastAt >= settleMs && now - leadAt >= maxWaitMs && !clock.running && now - clock.endedAt >= settleMs;
+          const leading = now - lastAt >= settleMs && now - coalescedAt >= maxWaitMs && !clock.running && now - clock.endedAt >= settleMs;
           lastAt = now;
-          if (leading) leadAt = now;
           return { e, leading };
         }),
       );
@@ -87,6 +86,7 @@ export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: Sche
               filter((t) => !t.leading),
               map((t) => t.e),
               trailing<T>(settleMs, maxWaitMs, scheduler),
+              tap(() => (coalescedAt = scheduler.now())),
             ),
           ),
         ),

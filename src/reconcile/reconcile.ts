@@ -11,6 +11,7 @@ import { changeMessage, irqSubject, type AuditRecord } from '../audit/records.js
 import { formatCpuList } from '../cpumask/cpumask.js';
 import { assignmentOf, plan as makePlan, type PlanOptions } from '../planner/planner.js';
 import { takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
+import { refreshAfterCpuChange } from '../snapshot/refresh.js';
 import type { AppliedState } from '../state/state.js';
 import { irqTarget, queueTarget } from '../targets.js';
 import type { Plan, Policy, SerialPortInfo, Snapshot } from '../types.js';
@@ -39,6 +40,11 @@ export interface PassOptions {
   /** Serial ports as udev lists them; default: the snapshot's sysfs view. */
   serial?: SerialPortInfo[];
   snapshot?: SnapshotOptions;
+  /**
+   * The last pass's snapshot, when nothing but CPUs going online/offline happened since: only
+   * what that can change is read again (snapshot/refresh). A re-plan takes a full snapshot.
+   */
+  refreshFrom?: Snapshot;
   /** Clock for managed-IRQ expiry (tests). */
   now?: () => Date;
   /** Applier seams (tests: injected write errors). */
@@ -156,7 +162,8 @@ export function reconcile(opts: PassOptions): PassResult {
   const now = opts.now ?? (() => new Date());
   const allChanges: ChangeResult[] = [];
   for (let passes = 1; ; passes++) {
-    const snapshot = takeSnapshot(opts.root, opts.snapshot);
+    const refreshed = passes === 1 && opts.refreshFrom ? refreshAfterCpuChange(opts.refreshFrom, opts.snapshot?.topologyCache) : null;
+    const snapshot = refreshed ?? takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
     const at = now();
     const managedIrqs = managedSet(state, snapshot, at);

@@ -36,6 +36,12 @@ export interface PassOptions {
   dryRun?: boolean;
   /** When to persist the state: after every pass, or only when it changed (something written or failed, targets gone). */
   save?: 'always' | 'if-changed';
+  /**
+   * Only CPUs went online/offline since the last pass: refresh its snapshot (the CPU sets and
+   * the masks, snapshot/refresh) instead of reading everything. Without a last snapshot, or
+   * when the refresh gives up, the pass reads everything.
+   */
+  refresh?: boolean;
 }
 
 export interface PassResult {
@@ -75,6 +81,8 @@ export class Reconciler {
   private currentState: AppliedState;
   private readonly topologyCache: TopologyCache | undefined;
   private readonly notesGiven = new Set<string>();
+  /** The last pass's snapshot (for a refresh); null after a failed pass or forgetTopology(). */
+  private lastSnapshot: Snapshot | null = null;
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.root = opts.root;
@@ -103,6 +111,7 @@ export class Reconciler {
   /** Physical CPU hotplug (or a missed event) can change the topology: read it afresh. */
   forgetTopology(): void {
     this.topologyCache?.clear();
+    this.lastSnapshot = null;
   }
 
   /** What the kernel (or another tool) changed since the last applied plan. */
@@ -119,6 +128,8 @@ export class Reconciler {
   async pass(trigger: string, opts: PassOptions = {}): Promise<PassResult> {
     const ports = await this.serialPorts();
     const before = this.currentState;
+    const refreshFrom = opts.refresh ? this.lastSnapshot : null;
+    this.lastSnapshot = null;
     const result = reconcile({
       root: this.root,
       policy: this.currentPolicy,
@@ -130,7 +141,9 @@ export class Reconciler {
       snapshot: this.snapshotOptions(),
       ...(this.opts.now ? { now: this.opts.now } : {}),
       ...(this.opts.apply ? { apply: this.opts.apply } : {}),
+      ...(refreshFrom ? { refreshFrom } : {}),
     });
+    if (!opts.dryRun) this.lastSnapshot = result.snapshot;
     this.currentState = result.state;
     const n = countOutcomes(result.report);
     // Also when nothing was written but what is managed changed: a removed NIC's targets must

@@ -1,0 +1,60 @@
+// snapshot/refresh — the snapshot after a CPU went online or offline, built from the previous
+// one by re-reading only what that can change: the CPU sets (online, and the topology, which
+// keeps its per-CPU cache), every IRQ's affinity and effective affinity, every NIC queue's
+// RPS/XPS mask, the backlog health and rps_sock_flow_entries. What a CPU state change cannot
+// touch — which IRQs exist, their names, owners, nodes and hints, which NICs and queues exist,
+// their drivers and PCI functions — is kept. That is most of a pass's reads, and right after a
+// CPU comes online, while the kernel is still busy with it, every read costs several times more.
+//
+// Why it is safe: those kept facts change only with device, driver, link or queue changes,
+// each of which has its own event, and the agent takes a full snapshot for any batch holding
+// one (or a resync, an overrun, a reload). Whatever is written is still read back by the
+// applier. When the previous picture no longer holds — an IRQ or a queue directory vanished —
+// this returns null and the caller takes a full snapshot.
+
+import type { IrqInfo, NicInfo, Snapshot } from '../types.js';
+import { readCpuTopology, readCpus, type TopologyCache } from './cpus.js';
+import { FsRoot } from './fsroot.js';
+import { readStuckBacklogs } from './softnet.js';
+
+function affinityOf(fs: FsRoot, dir: string, list: string, mask: string, warnings: string[]): number[] | null {
+  // The list form first (what the applier writes); the mask where a kernel has no list file.
+  return readCpus(fs, `${dir}/${list}`, warnings, 'list') ?? readCpus(fs, `${dir}/${mask}`, warnings, 'mask');
+}
+
+/** The snapshot after a CPU online/offline, or null when a full snapshot is needed. */
+export function refreshAfterCpuChange(prev: Snapshot, topologyCache?: TopologyCache): Snapshot | null {
+  const fs = new FsRoot(prev.root);
+  const warnings: string[] = [];
+  const topology = readCpuTopology(fs, warnings, topologyCache);
+  const irqs: IrqInfo[] = [];
+  for (const old of prev.irqs) {
+    const dir = `/proc/irq/${old.irq}`;
+    const affinity = affinityOf(fs, dir, 'smp_affinity_list', 'smp_affinity', warnings);
+    // A vanished IRQ (a driver unbound while its event is still queued): start afresh.
+    if (affinity === null && old.affinity !== null) return null;
+    const effective = affinityOf(fs, dir, 'effective_affinity_list', 'effective_affinity', warnings);
+    irqs.push({ ...old, affinity, effective });
+  }
+  const nics: NicInfo[] = [];
+  for (const old of prev.nics) {
+    const q = `/sys/class/net/${old.name}/queues`;
+    const rx = [];
+    for (const r of old.rx) {
+      const rpsCpus = readCpus(fs, `${q}/rx-${r.index}/rps_cpus`, warnings, 'mask');
+      if (rpsCpus === null && r.rpsCpus !== null) return null;
+      rx.push({ ...r, rpsCpus });
+    }
+    const tx = [];
+    for (const t of old.tx) {
+      const xpsCpus = readCpus(fs, `${q}/tx-${t.index}/xps_cpus`, warnings, 'mask');
+      if (xpsCpus === null && t.xpsCpus !== null) return null;
+      tx.push({ ...t, xpsCpus });
+    }
+    nics.push({ ...old, rx, tx });
+  }
+  const stuckBacklogCpus = readStuckBacklogs(fs, topology.online);
+  const rpsSockFlowEntries = fs.readInt('/proc/sys/net/core/rps_sock_flow_entries');
+  warnings.push(...fs.problems);
+  return { ...prev, topology, irqs, nics, stuckBacklogCpus, rpsSockFlowEntries, warnings };
+}
