@@ -28,9 +28,12 @@ import { kernelSources, startAgent, type PassInfo } from '../src/agent/agent.js'
 import type { AuditLog, AuditRecord } from '../src/audit/audit-log.js';
 import { shippedPolicyPath } from '../src/policy/policy.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { takeSnapshot } from '../src/snapshot/snapshot.js';
+import { refreshAfterCpuChange } from '../src/snapshot/refresh.js';
+import type { TopologyCache } from '../src/snapshot/cpus.js';
 
 const CPU1 = '/sys/devices/system/cpu/cpu1/online';
-const ETH0_IRQS = ['virtio2-input.0', 'virtio2-output.0'];
+export const ETH0_IRQS = ['virtio2-input.0', 'virtio2-output.0'];
 const ETH0_RPS = '/sys/class/net/eth0/queues/rx-0/rps_cpus';
 const IRQBALANCE = '/usr/sbin/irqbalance';
 const RESET = '0-1';
@@ -73,7 +76,7 @@ export function summarize(xs: number[]): Summary | null {
   return { n: s.length, p50: round(at(0.5)), p95: round(at(0.95)), max: round(s[s.length - 1]!), min: round(s[0]!) };
 }
 
-function irqsByName(): Map<string, number> {
+export function irqsByName(): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of fs.readFileSync('/proc/interrupts', 'utf8').split('\n')) {
     const m = /^\s*(\d+):/.exec(line);
@@ -118,12 +121,12 @@ async function until<T>(what: string, probe: () => T | null | undefined | false,
   }
 }
 
-interface Saved {
+export interface Saved {
   masks: Map<number, string>;
   rps: string | null;
 }
 
-function save(irqs: number[]): Saved {
+export function save(irqs: number[]): Saved {
   let rps: string | null = null;
   try {
     rps = fs.readFileSync(ETH0_RPS, 'utf8').trim();
@@ -133,7 +136,7 @@ function save(irqs: number[]): Saved {
   return { masks: new Map(irqs.map((i) => [i, readMask(i)])), rps };
 }
 
-function restore(s: Saved): string[] {
+export function restore(s: Saved): string[] {
   const problems: string[] = [];
   try {
     if (!cpu1Online()) fs.writeFileSync(CPU1, '1');
@@ -157,7 +160,7 @@ function restore(s: Saved): string[] {
   return problems;
 }
 
-function policyFile(dir: string): string {
+export function policyFile(dir: string): string {
   const shipped = shippedPolicyPath();
   if (shipped === null) throw new Error('shipped etc/affinityd.ini not found');
   let text = fs.readFileSync(shipped, 'utf8').replace(/^state-file = .*$/m, `state-file = ${path.join(dir, 'state.json')}`).replace(/^textfile-directory = .*$/m, `textfile-directory = ${dir}`);
@@ -282,6 +285,38 @@ async function agentCycles(cycles: number, irqs: number[], dir: string): Promise
     await Promise.race([done, sleep(5000)]);
   }
   return { cycles: out, errors, warnings, foreignSeen };
+}
+
+// ---------------------------------------------------------------------------------------
+// The snapshot a CPU-event pass starts with, right after cpu1 came online: the full one
+// against the refresh of the previous one (snapshot/refresh), alternating cycle by cycle so
+// both see the same machine. No agent runs meanwhile.
+
+async function snapshotAfterOnline(cycles: number): Promise<{ fullMs: number[]; refreshMs: number[]; errors: string[] }> {
+  const fullMs: number[] = [];
+  const refreshMs: number[] = [];
+  const errors: string[] = [];
+  const cache: TopologyCache = new Map();
+  for (let i = 0; i < 2 * cycles; i++) {
+    try {
+      fs.writeFileSync(CPU1, '0');
+      await sleep(50);
+      const before = takeSnapshot('/', { topologyCache: cache, serial: false });
+      fs.writeFileSync(CPU1, '1');
+      const t0 = process.hrtime.bigint();
+      const s = i % 2 === 0 ? takeSnapshot('/', { topologyCache: cache, serial: false }) : refreshAfterCpuChange(before, cache);
+      const took = ms(t0, process.hrtime.bigint());
+      if (s === null) throw new Error(`cycle ${i}: refresh gave up (something vanished)`);
+      if (!s.topology.online.includes(1)) throw new Error(`cycle ${i}: cpu1 not in the online set read after onlining`);
+      (i % 2 === 0 ? fullMs : refreshMs).push(round(took));
+    } catch (e) {
+      errors.push((e as Error).message);
+    } finally {
+      if (!cpu1Online()) fs.writeFileSync(CPU1, '1');
+    }
+    await sleep(50);
+  }
+  return { fullMs, refreshMs, errors };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -445,6 +480,18 @@ export async function benchAgentLatency(opts: LatencyOptions = {}): Promise<obje
       logWarnings: a.warnings,
       /** Cycles during which someone else's irqbalance was running (it may move the same IRQs). */
       cyclesWithForeignIrqbalance: a.foreignSeen,
+    };
+    problems.push(...restore(saved));
+
+    const snap = await snapshotAfterOnline(o.cycles);
+    const full = summarize(snap.fullMs);
+    const refresh = summarize(snap.refreshMs);
+    result.snapshotAfterOnline = {
+      what: 'the snapshot a pass starts with, taken right after echo 1 > cpu1/online; cycles alternate',
+      fullMs: full,
+      refreshMs: refresh,
+      p50Ratio: full && refresh ? round(refresh.p50 / full.p50) : null,
+      errors: snap.errors,
     };
     problems.push(...restore(saved));
 

@@ -2,8 +2,9 @@
 // copy in bench/results/bench-<date>.json. Benchmarks report figures; they never fail on them.
 // A benchmark that throws is reported as { error } so the others still run.
 //
-//   node dist/bench/run.js [--only plan,burst,latency] [--cycles N] [--irqbalance-cycles N]
-//                          [--irqbalance-cap-ms MS]
+//   node dist/bench/run.js [--only plan,burst,latency,startup,idle] [--cycles N]
+//                          [--irqbalance-cycles N] [--irqbalance-cap-ms MS] [--idle-s S]
+//                          [--startup-runs N]
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { benchPlan } from './plan.js';
 import { benchBurst } from './burst.js';
 import { benchAgentLatency } from './agent-latency.js';
+import { benchIdle, benchStartup } from './idle.js';
 
-const ALL = ['plan', 'burst', 'latency'] as const;
+const ALL = ['plan', 'burst', 'latency', 'startup', 'idle'] as const;
 type Name = (typeof ALL)[number];
 
 function flag(name: string): string | undefined {
@@ -77,6 +79,14 @@ async function main(): Promise<void> {
         ...(irqbalanceCapMs !== undefined ? { irqbalanceCapMs } : {}),
       }),
     );
+  }
+  if (only.includes('startup')) {
+    const runs = num('startup-runs');
+    out.startup = await guarded(() => benchStartup(runs !== undefined ? { runs } : {}));
+  }
+  if (only.includes('idle')) {
+    const idleS = num('idle-s');
+    out.idle = await guarded(() => benchIdle(idleS !== undefined ? { idleS } : {}));
   }
   const json = JSON.stringify(out, null, 2);
   process.stdout.write(`${json}\n`);

@@ -11,7 +11,17 @@
 // the binding has CLOSED the socket — so it is reported as fatal and the source re-opens.
 // An overrun seen mid-drain arrives as recvmsg ENOBUFS and the socket stays usable.
 
-import { RawNetlinkSocket, Protocol, createRtNetlink, parseMessages, rt } from 'netlink';
+// Only the raw socket layer: the package's index also builds its rtnetlink, nl80211 and
+// WireGuard struct tables at load time (≈ 12 MB of RSS measured, for three fields of one
+// message type we decode below).
+import { RawNetlinkSocket } from 'netlink/dist/raw.js';
+import { endianness } from 'node:os';
+
+/** Netlink protocol numbers (linux/netlink.h). */
+const NETLINK_ROUTE = 0;
+const NETLINK_KOBJECT_UEVENT = 15;
+/** rtnetlink multicast group of link changes (RTNLGRP_LINK). */
+const RTNLGRP_LINK = 1;
 
 /** Who sent a datagram, from recvmsg's sockaddr_nl: port 0 is the kernel. */
 export interface NlSender {
@@ -51,7 +61,7 @@ export interface UeventHandlers {
 }
 
 export function openUeventSocket(h: UeventHandlers, opts: { recvBufferSize?: number } = {}): NlHandle {
-  const sock = new RawNetlinkSocket(Protocol.KOBJECT_UEVENT, {
+  const sock = new RawNetlinkSocket(NETLINK_KOBJECT_UEVENT, {
     recvBufferSize: opts.recvBufferSize ?? DEFAULT_RCVBUF,
     sendBufferSize: 0,
   });
@@ -101,7 +111,10 @@ export interface LinkHandlers {
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
 
-/** The slice of the package's rtnetlink socket we use; tests pass one around a fake raw socket. */
+/**
+ * The slice of an rtnetlink socket we use (the package's NetlinkSocket has this shape too);
+ * tests pass one around a fake raw socket.
+ */
 export interface RtnlLike {
   socket: {
     socket: { on(event: 'message', l: (buf: Buffer, rinfo: { port: number; groups: number }) => void): unknown };
@@ -118,46 +131,75 @@ export interface RtnlLike {
  * userspace datagram could be reported with the kernel's port 0 and pass the sender check.
  */
 export function handleLinkDatagram(buf: Buffer, from: NlSender, h: Pick<LinkHandlers, 'onLink' | 'onInvalid'>, isOpen: () => boolean = () => true): void {
-  let msgs: ReturnType<typeof parseMessages>;
+  let msgs: { type: number; data: Buffer }[];
   try {
-    msgs = parseMessages(buf);
+    msgs = parseNlMessages(buf);
   } catch (e) {
     h.onInvalid(`undecodable rtnetlink datagram: ${errText(e)}`, from);
     return;
   }
   for (const m of msgs) {
     if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) continue;
-    let parsed: ReturnType<typeof rt.parseLinkMessage>;
+    let parsed: Omit<LinkNotification, 'type'>;
     try {
-      parsed = rt.parseLinkMessage(m.data);
+      parsed = parseIfinfo(m.data);
     } catch (e) {
       h.onInvalid(`undecodable link message (type ${m.type}): ${errText(e)}`, from);
       continue;
     }
-    const index = parsed.data.index;
-    if (index === undefined) {
-      h.onInvalid(`link message (type ${m.type}) without ifindex`, from);
-      continue;
-    }
-    h.onLink(
-      {
-        type: m.type === RTM_NEWLINK ? 'new' : 'del',
-        ifindex: index,
-        ifname: parsed.attrs.ifname ?? null,
-        up: parsed.data.flags?.up === true,
-        running: parsed.data.flags?.running === true,
-      },
-      from,
-    );
+    h.onLink({ type: m.type === RTM_NEWLINK ? 'new' : 'del', ...parsed }, from);
     if (!isOpen()) return;
   }
+}
+
+// Netlink is in host byte order.
+const LE = endianness() === 'LE';
+const u16 = (b: Buffer, o: number) => (LE ? b.readUInt16LE(o) : b.readUInt16BE(o));
+const u32 = (b: Buffer, o: number) => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
+const i32 = (b: Buffer, o: number) => (LE ? b.readInt32LE(o) : b.readInt32BE(o));
+const align4 = (n: number) => (n + 3) & ~3;
+
+/** nlmsghdr-framed messages of one datagram (throws on a length that does not fit). */
+export function parseNlMessages(buf: Buffer): { type: number; data: Buffer }[] {
+  const out: { type: number; data: Buffer }[] = [];
+  for (let off = 0; off < buf.length; ) {
+    if (buf.length - off < 16) throw new Error(`${buf.length - off} trailing bytes, shorter than a message header`);
+    const len = u32(buf, off);
+    if (len < 16 || len > buf.length - off) throw new Error(`message length ${len} at offset ${off} does not fit the ${buf.length}-byte datagram`);
+    out.push({ type: u16(buf, off + 4), data: buf.subarray(off + 16, off + len) });
+    off += align4(len);
+  }
+  return out;
+}
+
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
+const IFLA_IFNAME = 3;
+
+/** struct ifinfomsg (16 bytes) and its IFLA_IFNAME attribute. */
+export function parseIfinfo(data: Buffer): Omit<LinkNotification, 'type'> {
+  if (data.length < 16) throw new Error(`ifinfomsg of ${data.length} bytes, expected 16`);
+  const ifindex = i32(data, 4);
+  const flags = u32(data, 8);
+  let ifname: string | null = null;
+  for (let off = 16; off + 4 <= data.length; ) {
+    const len = u16(data, off);
+    if (len < 4 || len > data.length - off) throw new Error(`attribute length ${len} at offset ${off} does not fit`);
+    // The top two bits are NLA_F_NESTED and NLA_F_NET_BYTEORDER.
+    if ((u16(data, off + 2) & 0x3fff) === IFLA_IFNAME) {
+      const v = data.subarray(off + 4, off + len);
+      const nul = v.indexOf(0);
+      ifname = v.subarray(0, nul < 0 ? v.length : nul).toString('utf8');
+    }
+    off += align4(len);
+  }
+  return { ifindex, ifname, up: (flags & IFF_UP) !== 0, running: (flags & IFF_RUNNING) !== 0 };
 }
 
 export function openLinkSocket(h: LinkHandlers, opts: { recvBufferSize?: number; create?: () => RtnlLike } = {}): NlHandle {
   // ref: the package unrefs notification-only sockets by default; a listener must keep the
   // process alive on its own.
-  const rtnl: RtnlLike =
-    opts.create?.() ?? (createRtNetlink({ ref: true, recvBufferSize: opts.recvBufferSize ?? DEFAULT_RCVBUF, sendBufferSize: 0 }) as unknown as RtnlLike);
+  const rtnl: RtnlLike = opts.create?.() ?? routeSocket(opts.recvBufferSize ?? DEFAULT_RCVBUF);
   const nls = rtnl.socket;
   let open = true;
   nls.on('error', (err) => {
@@ -179,6 +221,19 @@ export function openLinkSocket(h: LinkHandlers, opts: { recvBufferSize?: number;
       open = false;
       nls.close();
     },
+  };
+}
+
+/** A raw NETLINK_ROUTE socket in the RtnlLike shape (a raw socket is referenced: it keeps the process alive). */
+function routeSocket(recvBufferSize: number): RtnlLike {
+  const raw = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize, sendBufferSize: 0 });
+  return {
+    socket: {
+      socket: raw,
+      on: (event, l) => raw.on(event, l),
+      close: () => raw.close(),
+    },
+    addMembership: () => raw.addMembership(RTNLGRP_LINK),
   };
 }
 
