@@ -69,7 +69,8 @@ function spawnAgent(root: string, config: string, dir: string, env: NodeJS.Proce
   let err = '';
   let exited: string | null = null;
   startedAt = process.hrtime.bigint();
-  const child = spawn(process.execPath, [MAIN, 'run', '--root', root, '--config', config], {
+  // The executable itself, as systemd starts it: its shebang carries the V8 flags.
+  const child = spawn(MAIN, ['run', '--root', root, '--config', config], {
     env: { ...process.env, NOTIFY_SOCKET: notifyPath, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
