@@ -325,11 +325,14 @@ interface CandidateRow {
   napiThreadCpu?: string;
 }
 
-async function candidates(windowS: number, streams: number): Promise<{ single: CandidateRow[]; multi: CandidateRow[]; irqs: { irq: number; name: string }[] }> {
-  const single: CandidateRow[] = [];
-  const multi: CandidateRow[] = [];
-  let irqs: { irq: number; name: string }[] = [];
-  for (const queues of [1, 3]) {
+async function candidates(
+  windowS: number,
+  streams: number,
+  into: { single: CandidateRow[]; multi: CandidateRow[]; irqs: { irq: number; name: string }[] },
+  attempt: (what: string, fn: () => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const { single, multi } = into;
+  for (const queues of [1, 3]) await attempt(`candidates, ${queues}-queue virtio-net`, async () => {
     const gw = await Gateway.boot(`gw-cand-q${queues}`, queues);
     try {
       await gw.startSampling();
@@ -340,7 +343,7 @@ async function candidates(windowS: number, streams: number): Promise<{ single: C
       await sleep(3000);
       const windows: { name: string; from: number; to: number; mbps: number; la: string; napi?: string }[] = [];
       if (queues === 1) {
-        irqs = gw.irqs;
+        into.irqs = gw.irqs;
         for (const c of CANDIDATES) {
           await gw.guest.sh(`${RESET(gw.wan, gw.lan)}; ${c.script(gw.wan, gw.lan)}`, 60_000, `set ${c.name}`);
           await sleep(2000);
@@ -367,8 +370,7 @@ async function candidates(windowS: number, streams: number): Promise<{ single: C
     } finally {
       await gw.stop();
     }
-  }
-  return { single, multi, irqs };
+  });
 }
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${Math.round(x * 100)} %`);
@@ -412,38 +414,58 @@ async function main(): Promise<void> {
   const dir = path.join(projectRoot(), 'bench', 'results', 'gateway');
   fs.mkdirSync(dir, { recursive: true });
   const runs: Run[] = [];
-  if (!flag('no-configs')) {
-    for (const streams of streamsList) {
-      for (const config of configs) {
+  const failures: string[] = [];
+  const cand: { single: CandidateRow[]; multi: CandidateRow[]; irqs: { irq: number; name: string }[] } = { single: [], multi: [], irqs: [] };
+  // Everything measured so far is written after every step: a run that fails or a bench cut
+  // short still leaves its figures and plots.
+  const save = async () => {
+    const out = {
+      bench: 'gateway',
+      date,
+      caveat: 'QEMU TCG guest on a shared 2-core host (loadavg recorded per run); guest /proc/stat ticks are coarse, NET_RX counts beside them',
+      onlining: 'the bench onlines hot-added vCPUs for every configuration alike (a polling loop in the guest, 50 ms)',
+      spreadLimit: SPREAD_LIMIT,
+      fairLimit: FAIR_LIMIT,
+      runTable: runTable(runs),
+      candidateTable: candidateTable(cand.single),
+      multiQueueTable: candidateTable(cand.multi),
+      failures,
+      runs,
+      candidates: cand,
+    };
+    const text = JSON.stringify(out, null, 2);
+    fs.writeFileSync(path.join(dir, `gateway-${date.replace(/[:.]/g, '-')}.json`), text + '\n');
+    fs.writeFileSync(path.join(dir, 'latest.json'), text + '\n');
+    if (runs.length > 0) {
+      for (const [name, svg] of Object.entries(await gatewayPlots(runs))) fs.writeFileSync(path.join(dir, name), svg);
+    }
+    return out;
+  };
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      failures.push(`${what}: ${(e as Error).message}`);
+      log(`FAILED ${what}: ${(e as Error).message}`);
+    }
+    await save();
+  };
+  // The first stream count's configurations, then the candidates, then the other counts:
+  // the headline figures first when the machine's time is short.
+  for (const [i, streams] of streamsList.entries()) {
+    for (const config of flag('no-configs') ? [] : configs) {
+      await attempt(`${config} P=${streams}`, async () => {
         const r = await runOne(config, streams, windowS, settleS);
         log(`${config} P=${streams}: share ${pct(r.before?.hottest?.share)} -> ${pct(r.after?.hottest?.share)}, spread ${r.spreadS} s, agent ${r.agent?.firstAppliedS ?? '-'} s, ${r.goodputAfterMbps.toFixed(0)} Mbit/s, load ${r.loadavgStart}`);
         runs.push(r);
-        fs.writeFileSync(path.join(dir, 'partial.json'), JSON.stringify({ runs }, null, 2));
-      }
+      });
     }
+    if (i === 0 && !flag('no-candidates')) await candidates(windowS, streams, cand, attempt);
   }
-  const cand = flag('no-candidates') ? null : await candidates(windowS, Math.max(...streamsList));
-  const out = {
-    bench: 'gateway',
-    date,
-    caveat: 'QEMU TCG guest on a shared 2-core host (loadavg recorded per run); guest /proc/stat ticks are coarse, NET_RX counts beside them',
-    onlining: 'the bench onlines hot-added vCPUs for every configuration alike (a polling loop in the guest, 50 ms)',
-    spreadLimit: SPREAD_LIMIT,
-    fairLimit: FAIR_LIMIT,
-    runTable: runTable(runs),
-    candidateTable: cand ? candidateTable(cand.single) : null,
-    multiQueueTable: cand ? candidateTable(cand.multi) : null,
-    runs,
-    candidates: cand,
-  };
-  const text = JSON.stringify(out, null, 2);
+  const out = await save();
   console.log(out.runTable);
-  if (cand) console.log(`\n${out.candidateTable}\n\n${out.multiQueueTable}`);
-  fs.writeFileSync(path.join(dir, `gateway-${date.replace(/[:.]/g, '-')}.json`), text + '\n');
-  fs.writeFileSync(path.join(dir, 'latest.json'), text + '\n');
-  if (runs.length > 0) {
-    for (const [name, svg] of Object.entries(await gatewayPlots(runs))) fs.writeFileSync(path.join(dir, name), svg);
-  }
+  console.log(`\n${out.candidateTable}\n\n${out.multiQueueTable}`);
+  if (failures.length > 0) console.log(`\nfailed: ${failures.join('\n')}`);
 }
 
 main().catch((e: Error) => {
