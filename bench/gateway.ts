@@ -59,6 +59,16 @@ function must(cmd: string, args: string[]): string {
 
 let nsCounter = 0;
 
+/** What a run started on the host, killed and removed synchronously if the bench exits early. */
+const liveProcs = new Set<ChildProcess>();
+const liveNs = new Set<string>();
+process.once('exit', () => {
+  for (const p of liveProcs) p.kill('SIGKILL');
+  for (const ns of liveNs) spawnSync('ip', ['netns', 'del', ns]);
+});
+// Turn a signal into an exit, so the handler above (and lab/guest's) runs.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
 /** A guest wired as the gateway, with the receiver namespace around its e1000 tap. */
 class Gateway {
   readonly procs: ChildProcess[] = [];
@@ -79,6 +89,7 @@ class Gateway {
     const gw = new Gateway(guest, dstNs);
     try {
       must('ip', ['netns', 'add', dstNs]);
+      liveNs.add(dstNs);
       must('ip', ['-n', guest.netns, 'link', 'set', 'lab-gw19', 'netns', dstNs]);
       must('ip', ['-n', guest.netns, 'addr', 'add', `${SRC_ADDR}/24`, 'dev', 'lab-gw18']);
       must('ip', ['-n', guest.netns, 'link', 'set', 'lab-gw18', 'up']);
@@ -153,9 +164,11 @@ class Gateway {
   async startTraffic(streams: number): Promise<void> {
     const server = spawn('ip', ['netns', 'exec', this.dstNs, 'iperf3', '-s', '-1', '-B', DST_ADDR], { stdio: 'ignore' });
     this.procs.push(server);
+    liveProcs.add(server);
     await sleep(500);
     const client = spawn('ip', ['netns', 'exec', this.guest.netns, 'iperf3', '-c', DST_ADDR, '-P', String(streams), '-t', String(RUN_CAP_S)], { stdio: 'ignore' });
     this.procs.push(client);
+    liveProcs.add(client);
   }
 
   /** Hot-adds `n` vCPUs over QMP back to back (as the user did); resolves at the last device_add. */
@@ -185,9 +198,13 @@ class Gateway {
   }
 
   async stop(): Promise<void> {
-    for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    for (const p of this.procs) {
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      liveProcs.delete(p);
+    }
     await this.guest.stop();
     spawnSync('ip', ['netns', 'del', this.dstNs]);
+    liveNs.delete(this.dstNs);
   }
 }
 
