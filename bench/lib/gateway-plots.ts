@@ -63,25 +63,28 @@ export function gatewayShareSpec(runs: PlotRun[]): TopLevelSpec {
       .filter(([, s]) => s?.hottest)
       .map(([phase, s]) => ({ config: LABEL[r.config] ?? r.config, streams: r.streams, phase, share: s!.hottest!.share * 100 })),
   );
+  // One panel per phase: before the hot-add every configuration is at 100 % and the lines
+  // would hide each other.
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: "Hottest CPU's share of network-processing time", subtitle: 'dashed: 40 % = 1.2 × the fair share on 3 vCPUs (the target)' },
-    width: 420,
-    height: 260,
-    layer: [
-      {
-        data: { values },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'streams', type: 'ordinal', title: 'parallel TCP streams (iperf3 -P)', axis: { labelAngle: 0 } },
-          y: { field: 'share', type: 'quantitative', title: 'hottest CPU, % of softirq + napi time', scale: { domain: [0, 100] } },
-          color: { field: 'config', type: 'nominal', sort: ORDER.map((c) => LABEL[c]!), title: 'configuration', legend: { labelLimit: 400 } },
-          strokeDash: { field: 'phase', type: 'nominal', title: 'phase' },
-          shape: { field: 'phase', type: 'nominal', title: 'phase' },
+    title: { text: "Hottest CPU's share of network-processing time (softirq + napi threads)", subtitle: 'dashed: 40 % = 1.2 × the fair share on 3 vCPUs (the target)' },
+    data: { values },
+    facet: { column: { field: 'phase', type: 'nominal', title: null, header: { labelFontSize: 12 } } },
+    spec: {
+      width: 300,
+      height: 240,
+      layer: [
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'streams', type: 'ordinal', title: 'parallel TCP streams (iperf3 -P)', axis: { labelAngle: 0 } },
+            y: { field: 'share', type: 'quantitative', title: 'hottest CPU, % of network time', scale: { domain: [0, 100] } },
+            color: { field: 'config', type: 'nominal', sort: ORDER.map((c) => LABEL[c]!), title: 'configuration', legend: { labelLimit: 400 } },
+          },
         },
-      },
-      { data: { values: [{ y: 40 }] }, mark: { type: 'rule', strokeDash: [2, 2], color: '#888' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
-    ],
+        { mark: { type: 'rule', strokeDash: [2, 2], color: '#888' }, encoding: { y: { datum: 40 } } },
+      ],
+    },
   };
 }
 
