@@ -120,7 +120,13 @@ class Gateway {
         .filter((m): m is RegExpMatchArray => m !== null)
         .map((m) => ({ irq: Number(m[1]), name: m[2]! }));
       // Forwarding works both ways before any measurement (the sender's ARP and route).
-      const ping = spawnSync('ip', ['netns', 'exec', guest.netns, 'ping', '-c', '3', '-W', '10', DST_ADDR], { encoding: 'utf8', timeout: 60_000 });
+      // The e1000's link comes up a few seconds after `ip link set up` under TCG: retry, bounded.
+      let ping = spawnSync('true', { encoding: 'utf8' });
+      for (let i = 0; i < 8; i++) {
+        ping = spawnSync('ip', ['netns', 'exec', guest.netns, 'ping', '-n', '-c', '1', '-W', '5', DST_ADDR], { encoding: 'utf8', timeout: 20_000 });
+        if (ping.status === 0) break;
+        await sleep(1000);
+      }
       if (ping.status !== 0) {
         const g = (await guest.run('ip -br addr; ip route; cat /proc/sys/net/ipv4/ip_forward; ip -s -br link', 30_000)).out;
         const h = spawnSync('sh', ['-c', `ip -n ${guest.netns} -br -s link; ip -n ${dstNs} -br -s link; ip -n ${guest.netns} neigh; ip -n ${dstNs} neigh`], { encoding: 'utf8' }).stdout;
