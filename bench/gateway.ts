@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Guest } from '../lab/guest.js';
 import { LabAgent, clockOffset, q, CLI } from '../lab/affinityd.js';
 import { projectRoot } from '../lab/step.js';
-import { GATEWAY_SAMPLER, parseSamples, series, summarizePhase, timeToSpread, type GwSample, type PhaseSummary, type SeriesPoint } from './lib/gateway.js';
+import { GATEWAY_ONLINER, GATEWAY_SAMPLER, parseSamples, series, summarizePhase, timeToSpread, type GwSample, type PhaseSummary, type SeriesPoint } from './lib/gateway.js';
 import { gatewayPlots } from './lib/gateway-plots.js';
 
 type Config = 'kernel' | 'irqbalance' | 'affinityd';
@@ -158,8 +158,9 @@ class Gateway {
         'rm -f /tmp/gw.stop',
         `printf '%s' ${q(GATEWAY_SAMPLER)} > /tmp/gw-sampler.pl`,
         `setsid perl /tmp/gw-sampler.pl 250 ${(RUN_CAP_S * 4).toString()} ${irqs} > /tmp/gw.samples 2>/tmp/gw-sampler.err < /dev/null &`,
-        // The onliner: CPUs that appear offline after the start are onlined at once (cap 300 s).
-        `boot=$(cat /sys/devices/system/cpu/present); (i=0; while [ $i -lt ${RUN_CAP_S * 20} ] && [ ! -e /tmp/gw.stop ]; do for f in /sys/devices/system/cpu/cpu[0-9]*/online; do if [ "$(cat $f)" = 0 ]; then echo 1 > $f && echo "$(date +%s%N) $f" >> /tmp/gw.onlined; fi; done; sleep 0.05; i=$((i+1)); done) > /dev/null 2>&1 < /dev/null &`,
+        // The onliner: CPUs found offline are onlined at once (cap RUN_CAP_S).
+        `printf '%s' ${q(GATEWAY_ONLINER)} > /tmp/gw-onliner.pl`,
+        `setsid perl /tmp/gw-onliner.pl ${RUN_CAP_S * 20} > /tmp/gw.onlined 2>/tmp/gw-onliner.err < /dev/null &`,
         'true',
       ].join('\n'),
       30_000,
@@ -200,7 +201,7 @@ class Gateway {
 
   async onlinedAt(): Promise<number[]> {
     const t = await this.guest.sh('cat /tmp/gw.onlined 2>/dev/null; true');
-    return t.split('\n').filter(Boolean).map((l) => Number(l.split(' ')[0]) / 1e6);
+    return t.split('\n').filter(Boolean).map((l) => Number(l.split(' ')[0]));
   }
 
   async stop(): Promise<void> {

@@ -48,6 +48,24 @@ for (my $n = 0; $n < $max && ! -e '/tmp/gw.stop'; $n++) {
 }
 `;
 
+/**
+ * The onliner: what a distribution's udev rule does for hot-added CPUs, as a Perl loop (every
+ * 50 ms, no forks) so it costs the CPU under test next to nothing. Arguments: max loops.
+ * Logs "<ms> cpuN" per CPU it onlined; stops early when /tmp/gw.stop exists.
+ */
+export const GATEWAY_ONLINER = String.raw`
+use strict; use Time::HiRes qw(time sleep);
+my ($max) = @ARGV; $| = 1;
+for (my $n = 0; $n < $max && ! -e '/tmp/gw.stop'; $n++) {
+  for my $f (glob('/sys/devices/system/cpu/cpu[0-9]*/online')) {
+    open(my $h, '<', $f) or next; my $v = <$h>; close $h;
+    next unless defined $v && $v =~ /^0/;
+    if (open(my $w, '>', $f)) { print $w "1\n"; close $w; my ($c) = $f =~ /(cpu\d+)/; printf("%d %s\n", int(time() * 1000), $c); }
+  }
+  sleep(0.05);
+}
+`;
+
 export function parseSamples(text: string): GwSample[] {
   const out: GwSample[] = [];
   let cur: GwSample | undefined;
