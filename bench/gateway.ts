@@ -266,7 +266,8 @@ async function runOne(config: Config, streams: number, windowS: number, settleS:
     const agent = await startTool(gw, config);
     await gw.startSampling();
     const t0 = gw.guestTime(Date.now());
-    await gw.startTraffic(streams);
+    // streams = 0: no traffic at all (the agent's no-load reaction, for comparison).
+    if (streams > 0) await gw.startTraffic(streams);
     await sleep(3000);
     const w1 = await window(gw, windowS);
     const addHost = Date.now();
@@ -461,7 +462,7 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(dir, `gateway-${date.replace(/[:.]/g, '-')}.json`), text + '\n');
     fs.writeFileSync(path.join(dir, 'latest.json'), text + '\n');
     if (runs.length > 0) {
-      for (const [name, svg] of Object.entries(await gatewayPlots(runs))) fs.writeFileSync(path.join(dir, name), svg);
+      for (const [name, svg] of Object.entries(await gatewayPlots(runs.filter((r) => r.streams > 0)))) fs.writeFileSync(path.join(dir, name), svg);
     }
     return out;
   };
@@ -481,6 +482,13 @@ async function main(): Promise<void> {
       await attempt(`${config} P=${streams}`, async () => {
         const r = await runOne(config, streams, windowS, settleS);
         log(`${config} P=${streams}: share ${pct(r.before?.hottest?.share)} -> ${pct(r.after?.hottest?.share)}, spread ${r.spreadS} s, agent ${r.agent?.firstAppliedS ?? '-'} s, ${r.goodputAfterMbps.toFixed(0)} Mbit/s, load ${r.loadavgStart}`);
+        runs.push(r);
+      });
+    }
+    if (i === 0 && configs.includes('affinityd') && !flag('no-configs')) {
+      await attempt('affinityd without traffic', async () => {
+        const r = await runOne('affinityd', 0, windowS, settleS);
+        log(`affinityd without traffic: agent ${r.agent?.firstAppliedS ?? '-'} s`);
         runs.push(r);
       });
     }
