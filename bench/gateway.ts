@@ -461,7 +461,7 @@ async function main(): Promise<void> {
     const text = JSON.stringify(out, null, 2);
     fs.writeFileSync(path.join(dir, `gateway-${date.replace(/[:.]/g, '-')}.json`), text + '\n');
     fs.writeFileSync(path.join(dir, 'latest.json'), text + '\n');
-    if (runs.length > 0) {
+    if (runs.some((r) => r.streams > 0)) {
       for (const [name, svg] of Object.entries(await gatewayPlots(runs.filter((r) => r.streams > 0)))) fs.writeFileSync(path.join(dir, name), svg);
     }
     return out;
