@@ -2,6 +2,7 @@
 // automated), vega-lite specs rendered headless through plots.ts's renderSvg.
 
 import type { TopLevelSpec } from 'vega-lite';
+import { Resvg } from '@resvg/resvg-js';
 import { renderSvg } from './plots.js';
 import type { SeriesPoint, PhaseSummary } from './gateway.js';
 
@@ -88,10 +89,15 @@ export function gatewayShareSpec(runs: PlotRun[]): TopLevelSpec {
   };
 }
 
-export async function gatewayPlots(runs: PlotRun[]): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
+/** SVG and PNG (resvg, as fleet-plot does: a PNG shows inline wherever the README is read) of each figure. */
+export async function gatewayPlots(runs: PlotRun[]): Promise<Record<string, string | Buffer>> {
+  const out: Record<string, string | Buffer> = {};
+  const add = (name: string, svg: string) => {
+    out[`${name}.svg`] = svg;
+    out[`${name}.png`] = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white' }).render().asPng();
+  };
   const streams = [...new Set(runs.map((r) => r.streams))].sort((a, b) => a - b);
-  for (const s of streams) out[`softirq-timeseries-P${s}.svg`] = await renderSvg(gatewayTimeseriesSpec(runs, s));
-  out['hottest-share.svg'] = await renderSvg(gatewayShareSpec(runs));
+  for (const s of streams) add(`softirq-timeseries-P${s}`, await renderSvg(gatewayTimeseriesSpec(runs, s)));
+  add('hottest-share', await renderSvg(gatewayShareSpec(runs)));
   return out;
 }
