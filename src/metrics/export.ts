@@ -55,7 +55,11 @@ export async function startMetricsExport(opts: MetricsExportOptions): Promise<Me
   let listener: MetricsListener | null = null;
   if (listen !== null) {
     try {
-      listener = await startMetricsListener(listen.host, listen.port, render);
+      // A scrape of a live agent is proof of life: renew the heartbeat then, not on a timer.
+      listener = await startMetricsListener(listen.host, listen.port, () => {
+        metrics.beat();
+        return render();
+      });
     } catch (e) {
       if (e instanceof ListenError) throw new PolicyError(listen.file, listen.line, 'metrics', 'listen', e.message);
       throw e;
@@ -64,18 +68,24 @@ export async function startMetricsExport(opts: MetricsExportOptions): Promise<Me
   const flush = async (): Promise<void> => {
     await textfile?.write();
   };
-  const timer = setInterval(() => {
-    metrics.beat();
-    void flush();
-  }, opts.heartbeatMs ?? HEARTBEAT_MS);
-  timer.unref();
+  // The heartbeat exists for the textfile: a file outlives the agent, so "no pass for N
+  // minutes while up" needs a time that only a live agent renews. It is the agent's one
+  // periodic wake-up; with no textfile (off, or only the listener, whose scrape is itself the
+  // liveness signal) there is no timer at all.
+  const timer = textfile
+    ? setInterval(() => {
+        metrics.beat();
+        void flush();
+      }, opts.heartbeatMs ?? HEARTBEAT_MS)
+    : null;
+  timer?.unref();
   return {
     metrics,
     textfile,
     listener,
     flush,
     async close() {
-      clearInterval(timer);
+      if (timer) clearInterval(timer);
       await textfile?.close();
       await listener?.close();
     },
