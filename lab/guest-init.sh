@@ -27,11 +27,17 @@ if grep -q labstate /sys/bus/virtio/drivers/9pnet_virtio/*/mount_tag 2>/dev/null
   mkdir -p /newroot/var/lib/affinityd
   mount -t 9p -o trans=virtio,version=9p2000.L labstate /newroot/var/lib/affinityd || echo "lab: mounting labstate failed"
 fi
+# The port's name reaches the guest in a virtio-serial control message some time after the
+# device probed (under a loaded TCG host, seconds later): wait for it rather than race it.
 port=
-for p in /sys/class/virtio-ports/*; do
-  [ "$(cat "$p/name" 2>/dev/null)" = lab.ctl ] && port="/dev/${p##*/}"
+i=0
+while [ -z "$port" ] && [ $i -lt 600 ]; do
+  for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = lab.ctl ] && port="/dev/${p##*/}"
+  done
+  [ -n "$port" ] || { sleep 0.1; i=$((i+1)); }
 done
-[ -n "$port" ] || { echo "lab: no lab.ctl port"; exec sh; }
+[ -n "$port" ] || { echo "lab: no lab.ctl port after 60 s"; exec sh; }
 exec 3<>"$port"
 echo "LAB-READY $(cat /proc/sys/kernel/random/boot_id)" >&3
 while read -r id b64 <&3; do
