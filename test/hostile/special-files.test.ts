@@ -181,7 +181,9 @@ describe('hostile: nothing printed raw to a terminal', () => {
       const file = path.join(fx.root, 'gen.ini');
       fc.assert(
         fc.property(nastyText(30), (junk) => {
-          fs.writeFileSync(file, `[cpus]\nexclude-cpus = ${junk.replace(/[\r\n]/g, '')}x\n`);
+          // A leading 'q' keeps the value invalid whatever follows: junk starting with '#' or ';'
+          // would otherwise be a comment, an empty value and a valid policy (exit 0).
+          fs.writeFileSync(file, `[cpus]\nexclude-cpus = q${junk.replace(/[\r\n]/g, '')}x\n`);
           const r = cli(['check-config', '--config', file]);
           assert.equal(r.status, 78, r.stderr);
           assertPrintable(oneLine(r.stderr), 'error line');
