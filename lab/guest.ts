@@ -262,6 +262,13 @@ export class Guest {
     await step(`${this.spec.name}: reboot`, timeoutMs, () => this.channel.ready(boots)).catch((e: Error) => {
       throw new LabError(`${e.message} (console: ${this.consoleTail(3).replace(/\s+/g, ' ').trim()})`);
     });
+    // Seen once in CI: the guest said ready after the reset, and the first command after it
+    // never came back. Probe until a command round-trips (a lost probe costs its 20 s).
+    for (let i = 1; ; i++) {
+      const r = await this.run('true', 20_000, `first command after the reboot (try ${i})`).catch((e: Error) => e);
+      if (!(r instanceof Error)) return;
+      if (i === 3) throw r;
+    }
   }
 
   consoleTail(lines = 20): string {
