@@ -5,11 +5,6 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { main } from '../src/cli/main.js';
-import { loadPolicy } from '../src/policy/policy.js';
-import { stateFileOf } from '../src/reconcile/reconciler.js';
 import { changeRecord, countOutcomes, managedSet, nextState } from '../src/reconcile/reconcile.js';
 import { driftOf } from '../src/reconcile/drift.js';
 import { formatCpuList } from '../src/cpumask/cpumask.js';
@@ -17,34 +12,12 @@ import { irqTarget } from '../src/targets.js';
 import { emptyState, type AppliedState } from '../src/state/state.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
+import { cli, writeStateFile, type ApplyJson, type PlanJson } from './helpers/cli-json.js';
 
 const roots: string[] = [];
 after(() => {
   for (const r of roots) removeFixture(r);
 });
-
-interface PlanJson {
-  irqs: { irq: number; name: string; current: string | null; desired: string | null; reason: string }[];
-  queues: { interface: string; queue: number; kind: 'rps' | 'xps'; current: string | null; desired: string | null }[];
-  warnings: string[];
-}
-interface ApplyJson {
-  plan: PlanJson;
-  changes: { target: string; old: string; new: string; outcome: string }[];
-}
-
-async function cli(...argv: string[]): Promise<unknown> {
-  const out: string[] = [];
-  const code = await main(argv, (s) => out.push(s));
-  assert.equal(code, 0, out.join('\n'));
-  return JSON.parse(out.join('\n'));
-}
-
-function writeStateFile(root: string, state: AppliedState): void {
-  const file = stateFileOf(root, loadPolicy({ root }));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(state));
-}
 
 describe('one owner of a pass', () => {
   test('IRQ 38 refused for one device and reused by another: plan and apply both move it', async () => {

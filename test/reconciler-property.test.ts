@@ -8,41 +8,17 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import fc from 'fast-check';
 import { main } from '../src/cli/main.js';
 import { loadPolicy } from '../src/policy/policy.js';
-import { Reconciler, stateFileOf } from '../src/reconcile/reconciler.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
 import { MANAGED_RETRY_MS } from '../src/reconcile/reconcile.js';
 import { emptyState, type AppliedState } from '../src/state/state.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import type { AuditRecord } from '../src/audit/records.js';
 import { irqTarget, queueTarget } from '../src/targets.js';
 import { buildFixture, removeFixture, type FixtureNic, type FixtureSpec, type NicNaming } from '../fixture/fixture.js';
-
-interface PlanJson {
-  irqs: { irq: number; name: string; current: string | null; desired: string | null; reason: string }[];
-  queues: { interface: string; queue: number; kind: 'rps' | 'xps'; current: string | null; desired: string | null }[];
-  warnings: string[];
-}
-interface ApplyJson {
-  plan: PlanJson;
-  changes: { target: string; old: string; new: string; outcome: string }[];
-}
-
-async function cli(...argv: string[]): Promise<unknown> {
-  const out: string[] = [];
-  const code = await main(argv, (s) => out.push(s));
-  assert.equal(code, 0, out.join('\n'));
-  return JSON.parse(out.join('\n'));
-}
-
-function writeStateFile(root: string, state: AppliedState): void {
-  const file = stateFileOf(root, loadPolicy({ root }));
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(state));
-}
+import { cli, writeStateFile, type ApplyJson, type PlanJson } from './helpers/cli-json.js';
 
 /** The cpumask and IRQ writes a plan implies (what `apply` must attempt). */
 function impliedWrites(p: PlanJson): string[] {
