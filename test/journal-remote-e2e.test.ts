@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { MESSAGE_IDS } from '../src/audit/records.js';
 import { journaldUnavailableReason, startJournald, type TestJournald } from './helpers/journald.js';
 import { Proc, freePort, until } from './helpers/prometheus.js';
+import { ip, tryIp } from './helpers/ip.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
@@ -28,16 +29,6 @@ const PEER = `affdK${pid}`;
 const OTHER = `gw-far-${pid}`;
 const OTHER_IRQ = 4242;
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' });
-}
-function tryIp(...args: string[]): void {
-  try {
-    ip(...args);
-  } catch {
-    /* already gone */
-  }
-}
 
 function audit(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [CLI, 'audit', ...args], { encoding: 'utf8', timeout: 30_000 });

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TEXTFILE_NAME } from '../src/metrics/textfile.js';
 import { Proc, freePort, httpGet, startPrometheus, until, type TestPrometheus } from './helpers/prometheus.js';
+import { ip, tryIp } from './helpers/ip.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
@@ -23,16 +23,6 @@ const NS = `affd-pm-${pid}`;
 const VETH = `affdP${pid}`;
 const PEER = `affdQ${pid}`;
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' });
-}
-function tryIp(...args: string[]): void {
-  try {
-    ip(...args);
-  } catch {
-    /* already gone */
-  }
-}
 
 /** One number from an instant query (sum of the matching series); null when there is none. */
 async function value(prom: TestPrometheus, q: string): Promise<number | null> {
