@@ -48,9 +48,13 @@ export class LabAgent {
     await this.guest.sh(`printf '%s' ${q(ini)} > ${this.config}`, 30_000, 'write the policy');
   }
 
-  /** Starts `affinityd run` and waits for its first pass (plan-summary). */
-  async start(timeoutMs = 90_000): Promise<void> {
-    await this.guest.sh(`: > /tmp/agent.out; : > /tmp/agent.err; setsid node ${CLI} run --config ${this.config} > /tmp/agent.out 2> /tmp/agent.err < /dev/null & echo $! > /tmp/agent.pid`, 30_000, 'start the agent');
+  /**
+   * Starts `affinityd run` and waits for its first pass (plan-summary). `nice`: the scheduling
+   * niceness the agent runs at (the shipped unit's `Nice=`, see unitNice()).
+   */
+  async start(timeoutMs = 90_000, opts: { nice?: number } = {}): Promise<void> {
+    const nice = opts.nice ? `nice -n ${opts.nice} ` : '';
+    await this.guest.sh(`: > /tmp/agent.out; : > /tmp/agent.err; setsid ${nice}node ${CLI} run --config ${this.config} > /tmp/agent.out 2> /tmp/agent.err < /dev/null & echo $! > /tmp/agent.pid`, 30_000, 'start the agent');
     await this.guest.waitFor(`grep -q '"plan-summary"' /tmp/agent.out || ! kill -0 $(cat /tmp/agent.pid) 2>/dev/null`, timeoutMs, 'the agent\'s first pass');
     const alive = await this.guest.run('kill -0 $(cat /tmp/agent.pid)');
     if (alive.code !== 0) throw new Error(`agent exited at start: ${(await this.guest.sh('tail -3 /tmp/agent.err; true')).trim()}`);
