@@ -106,8 +106,9 @@ describe('guest lab: a gateway guest gets cores and NICs while affinityd runs', 
     const off = await clockOffset(guest);
     const tAdd = Date.now();
     const cpu = await guest.hotAddCpu();
-    // The add event reaches the agent and a pass runs; the CPU must stay offline.
-    await guest.waitFor(`grep -q 'cpu${cpu} add' /tmp/agent.out`, 30_000, `the agent to see cpu${cpu} add`);
+    // The add event reaches the agent, which says it leaves the CPU offline (no pass: nothing
+    // can be placed on an offline CPU); the CPU must stay offline.
+    await guest.waitFor(`grep -q 'cpu${cpu} hot-added and left offline' /tmp/agent.err`, 30_000, `the agent to see cpu${cpu} add`);
     assert.equal((await guest.sh(`cat /sys/devices/system/cpu/cpu${cpu}/online`)).trim(), '0');
     const tOnline = Date.now();
     await guest.sh(`echo 1 > /sys/devices/system/cpu/cpu${cpu}/online`);
