@@ -11,6 +11,9 @@ import { buildFixture, kernelList, kernelMask, presets, removeFixture } from '..
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { refreshAfterCpuChange } from '../src/snapshot/refresh.js';
 import { runs } from './helpers/runs.js';
+import { parseCpuList } from '../src/cpumask/cpumask.js';
+
+const takeList = (text: string): number[] => parseCpuList(text.trim());
 import { reconcile } from '../src/reconcile/reconcile.js';
 import { defaultPolicy } from '../src/policy/policy.js';
 import { emptyState } from '../src/state/state.js';
@@ -48,6 +51,44 @@ describe('refreshAfterCpuChange', () => {
         ),
         { numRuns: runs(40) },
       );
+    } finally {
+      removeFixture(root);
+    }
+  });
+
+  it('after CPUs are hot-added (new cpuN directories, present and node lists grow) it equals a full snapshot', () => {
+    // The agent refreshes after a CPU add too (its topology cache dropped): what an add
+    // changes is CPU topology only, which the refresh re-reads whole.
+    const root = buildFixture(presets.server2s());
+    const saved = new Map<string, string>();
+    const at = (p: string) => path.join(root, p);
+    try {
+      const added = [24, 25, 30, 31];
+      const hide = (p: string) => {
+        for (const f of fs.readdirSync(at(p), { recursive: true, withFileTypes: true })) {
+          if (f.isFile()) saved.set(path.join(f.parentPath, f.name), fs.readFileSync(path.join(f.parentPath, f.name), 'utf8'));
+        }
+        fs.rmSync(at(p), { recursive: true });
+      };
+      const rewrite = (p: string, drop: number[]) => {
+        saved.set(at(p), fs.readFileSync(at(p), 'utf8'));
+        const cpus = takeList(fs.readFileSync(at(p), 'utf8')).filter((c) => !drop.includes(c));
+        fs.writeFileSync(at(p), `${kernelList(cpus)}\n`);
+      };
+      for (const c of added) hide(`/sys/devices/system/cpu/cpu${c}`);
+      for (const f of ['present', 'online']) rewrite(`/sys/devices/system/cpu/${f}`, added);
+      for (const n of fs.readdirSync(at('/sys/devices/system/node')).filter((d) => /^node\d+$/.test(d))) rewrite(`/sys/devices/system/node/${n}/cpulist`, added);
+      const base = takeSnapshot(root);
+      assert.ok(!base.topology.present.includes(24));
+      for (const [file, text] of saved) {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text);
+      }
+      const refreshed = refreshAfterCpuChange(base);
+      assert.ok(refreshed, 'nothing vanished: no fallback');
+      const full = takeSnapshot(root);
+      assert.ok(full.topology.present.includes(24));
+      assert.deepEqual(refreshed, full);
     } finally {
       removeFixture(root);
     }

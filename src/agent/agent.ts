@@ -185,11 +185,13 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   // A flag, not a look at the batch: a batch keeps only its first MAX_KEPT events, so a
   // SIGHUP in the middle of an event storm would otherwise be lost.
   let reloadWanted = false;
-  // --- CPU-event passes (issue 14): when every event since the last pass was a CPU going
-  // online/offline, the pass refreshes the last snapshot instead of re-reading everything
-  // (snapshot/refresh). Any other event — a resync, a reload, a device — reads everything.
+  // --- CPU-event passes (issue 14): when every event since the last pass was a CPU event,
+  // the pass refreshes the last snapshot instead of re-reading everything (snapshot/refresh).
+  // A CPU add or remove changes only CPU topology, which the refresh re-reads whole (its
+  // per-CPU cache is dropped below); IRQs and NICs do not change with it. Any other event — a
+  // resync, a reload, a device — reads everything.
   let fullSnapshotWanted = true;
-  const refreshable = (e: AgentEvent): boolean => e.kind === 'cpu' && (e.action === 'online' || e.action === 'offline');
+  const refreshable = (e: AgentEvent): boolean => e.kind === 'cpu';
   // ---
   // CPUs announced by an `add` uevent since the last pass (kept apart for the same reason).
   const hotAdded = new Set<number>();

@@ -81,7 +81,7 @@ export class Reconciler {
   private currentState: AppliedState;
   private readonly topologyCache: TopologyCache | undefined;
   private readonly notesGiven = new Set<string>();
-  /** The last pass's snapshot (for a refresh); null after a failed pass or forgetTopology(). */
+  /** The last pass's snapshot (for a refresh); null after a failed pass. */
   private lastSnapshot: Snapshot | null = null;
 
   constructor(private readonly opts: ReconcilerOptions) {
@@ -110,8 +110,9 @@ export class Reconciler {
 
   /** Physical CPU hotplug (or a missed event) can change the topology: read it afresh. */
   forgetTopology(): void {
+    // The last snapshot stays: a refresh re-reads the topology, and what it keeps (IRQs, NICs)
+    // does not change with CPU hotplug. A caller that doubts more takes a full snapshot.
     this.topologyCache?.clear();
-    this.lastSnapshot = null;
   }
 
   /** What the kernel (or another tool) changed since the last applied plan. */
