@@ -17,7 +17,8 @@
 // A benchmark, not a test: JSON on stdout, a copy and the plots in bench/results/gateway/.
 //
 //   node dist/bench/gateway.js [--streams 1,2,3] [--configs kernel,irqbalance,affinityd]
-//        [--window-s 8] [--settle-s 12] [--no-candidates] [--no-configs]
+//        [--window-s 8] [--settle-s 12] [--no-candidates] [--no-configs] [--no-idle-run]
+//        [--agent-nice N]
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -305,7 +306,7 @@ async function main(): Promise<void> {
         runs.push(r);
       });
     }
-    if (i === 0 && configs.includes('affinityd') && !flag('no-configs')) {
+    if (i === 0 && configs.includes('affinityd') && !flag('no-configs') && !flag('no-idle-run')) {
       await attempt('affinityd without traffic', async () => {
         const r = await runOne('affinityd', 0, windowS, settleS);
         log(`affinityd without traffic: agent ${r.agent?.firstAppliedS ?? '-'} s`);

@@ -6,7 +6,8 @@
 // (RPS off), irqbalance, affinityd with the shipped policy running INSIDE the router and
 // server namespaces — it records per-CPU softirq time (/proc/stat), NET_RX/NET_TX counts
 // (/proc/softirqs), a per-CPU time series, and iperf3's throughput. Runs disturbed by CPU
-// hotplug (other tests offline cpu1) are detected and re-run. Everything it creates —
+// hotplug (other tests offline cpu1) are detected — from the kernel's cpu uevents and the
+// online mask sampled during the run, nothing weaker — and re-run. Everything it creates —
 // namespaces, processes, temp files, IRQ masks irqbalance rewrote — is undone by PID/name on
 // success, failure, SIGINT or SIGTERM.
 //
@@ -19,7 +20,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI, SHIPPED_POLICY, applyInside, appliedChanges, stageCli, startAgents, writeLabPolicy, type Change } from './lib/affinityd.js';
 import { Cleanup } from './lib/cleanup.js';
-import { cpuDeltas, hottest, hotplugDisturbance, parseCpuSample, parseSoftnetStat, series, stuckBacklogs, tickDisturbance, type CpuSample } from './lib/cpuload.js';
+import { cpuDeltas, cpuEventDisturbance, hottest, hotplugDisturbance, parseCpuSample, parseSoftnetStat, series, stuckBacklogs, type CpuSample, type CpuUevent } from './lib/cpuload.js';
+import { uevents$ } from '../src/agent/uevent.js';
 import { runClient, startServer } from './lib/iperf.js';
 import { readIrqAffinities, restoreIrqAffinities, type RestoreReport } from './lib/irqmasks.js';
 import { createLab, labNames, listNetns, maskIsZero, reapStaleLabs, rpsKey, type Lab } from './lib/lab.js';
@@ -107,6 +109,8 @@ interface Ctx {
   cleanup: Cleanup;
   lab: Lab;
   expectedOnline: string;
+  /** Every kernel cpu uevent since the bench started (the evidence of a disturbed run). */
+  cpuEvents: CpuUevent[];
   runs: RunRecord[];
   discarded: RunRecord[];
   /** Attempts whose iperf3 client failed (killed after overrunning), re-measured. */
@@ -158,7 +162,7 @@ async function measure(ctx: Ctx, config: ConfigName, streams: number, repeat: nu
       windowS: (s1.t - s0.t) / 1000,
       onlineBefore,
       onlineAfter,
-      disturbed: hotplugDisturbance(ctx.expectedOnline, onlineBefore, samples, onlineAfter) ?? tickDisturbance(perCpu),
+      disturbed: hotplugDisturbance(ctx.expectedOnline, onlineBefore, samples, onlineAfter) ?? cpuEventDisturbance(ctx.cpuEvents, s0.t, s1.t),
       rps,
       foreignIrqbalance,
       iperf,
@@ -268,22 +272,24 @@ async function writeOutputs(dir: string, result: Record<string, unknown>, runs: 
 }
 
 /**
- * Re-apply today's disturbance checks to a stored result (runs are kept, newly disturbed ones
- * flagged and left out of the summary) and rewrite it, latest.json and the plots beside it.
+ * Rewrite a stored result's summary, table and plots (and latest.json beside it). A run stays
+ * flagged only on evidence of a CPU change (the online mask or a cpu uevent); flags from the
+ * old per-CPU tick check, which flagged runs where nothing touched a CPU, are lifted.
  */
 async function resummarize(file: string): Promise<number> {
   const result = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown> & { runs: RunRecord[]; machine: { nproc: number }; options: { senderCpu: number }; startedAt: string };
-  let flagged = 0;
+  let lifted = 0;
   for (const r of result.runs) {
-    if (r.disturbed) continue;
-    r.disturbed = tickDisturbance(r.perCpu);
-    if (r.disturbed) flagged++;
+    if (r.disturbed && /ticks: offline for part of the run$/.test(r.disturbed)) {
+      r.disturbed = null;
+      lifted++;
+    }
   }
   const rows = summarize(result.runs);
-  Object.assign(result, { summary: rows, table: markdownTable(rows), resummarizedAt: new Date().toISOString(), resummarized: `${flagged} run(s) newly flagged by the per-CPU tick check (cpu offline for part of the run)` });
+  Object.assign(result, { summary: rows, table: markdownTable(rows), resummarizedAt: new Date().toISOString(), resummarized: `${lifted} run(s) un-flagged: flagged only by the per-CPU tick check, without evidence of a CPU change` });
   const stamp = result.startedAt.replace(/\.\d+Z$/, 'Z').replace(/:/g, '');
   const written = await writeOutputs(path.dirname(file), result, result.runs, result.machine.nproc, stamp, result.options.senderCpu);
-  process.stdout.write(`${markdownTable(rows)}\n\n${flagged} run(s) newly flagged as disturbed\n`);
+  process.stdout.write(`${markdownTable(rows)}\n\n${lifted} run(s) un-flagged (tick check only)\n`);
   for (const f of written) process.stdout.write(`wrote ${path.relative(process.cwd(), f)}\n`);
   return 0;
 }
@@ -325,6 +331,15 @@ async function main(argv: string[]): Promise<number> {
   if (reaped.length) log(`deleted stale lab namespaces of dead runs: ${reaped.join(' ')}`);
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '');
+  // The kernel's cpu uevents, for the whole bench: a run that overlaps one is re-done.
+  const cpuEvents: CpuUevent[] = [];
+  const watch = uevents$().subscribe({
+    next: (e) => {
+      if (e.kind === 'cpu') cpuEvents.push({ t: performance.now(), action: e.action, cpu: e.cpu });
+    },
+    error: (e: Error) => log(`warning: cpu uevents not watched (${e.message}); only the sampled online mask flags disturbed runs`),
+  });
+  cleanup.add('close the uevent socket', () => watch.unsubscribe());
   const expectedOnline = await waitAllOnline(60_000);
   await assertBacklogsAlive();
   const mach = machine();
@@ -339,7 +354,7 @@ async function main(argv: string[]): Promise<number> {
     const server = await startServer(cleanup, lab, opts.serverCpu);
     // Warm-up: first connections, ARP, page cache for iperf3; not recorded.
     await runClient(cleanup, lab, { streams: 1, seconds: 1, senderCpu: opts.senderCpu });
-    const ctx: Ctx = { opts, cleanup, lab, expectedOnline, runs: [], discarded: [], failures: [], ownIrqbalance: null, cli };
+    const ctx: Ctx = { opts, cleanup, lab, expectedOnline, cpuEvents, runs: [], discarded: [], failures: [], ownIrqbalance: null, cli };
     for (let repeat = 1; repeat <= opts.repeats; repeat++) for (const config of opts.configs) await underConfig(ctx, config, repeat, tmp, extra);
     await server.stop();
 

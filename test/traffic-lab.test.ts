@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Cleanup } from '../bench/lib/cleanup.js';
-import { cpuDeltas, hottest, hotplugDisturbance, parseCpuSample, parseSoftnetStat, series, stuckBacklogs, tickDisturbance, type CpuSample } from '../bench/lib/cpuload.js';
+import { cpuDeltas, hottest, hotplugDisturbance, parseCpuSample, parseSoftnetStat, series, stuckBacklogs, cpuEventDisturbance, type CpuSample } from '../bench/lib/cpuload.js';
 import { parseIperfJson, runClient, startServer } from '../bench/lib/iperf.js';
 import { createLab, labNames, listNetns, maskIsZero } from '../bench/lib/lab.js';
 import { UsageError, parseOptions } from '../bench/lib/options.js';
@@ -71,11 +71,16 @@ test('hotplugDisturbance: before, any sample, after', () => {
   assert.match(hotplugDisturbance('0-1', '0-1', ok, '0')!, /after/);
 });
 
-test('tickDisturbance: a CPU with clearly fewer /proc/stat ticks was offline part of the run', () => {
-  const d = (cpu: number, totalTicks: number) => ({ cpu, softirqTicks: 0, totalTicks, busy: 0, netRx: 0, netTx: 0 });
-  assert.equal(tickDisturbance([d(0, 401), d(1, 399)]), null);
-  assert.match(tickDisturbance([d(0, 404), d(1, 347)])!, /^cpu1 347 of 404 ticks/);
-  assert.equal(tickDisturbance([d(0, 400)]), null);
+test('cpuEventDisturbance: only a kernel cpu uevent inside the window flags a run', () => {
+  const ev = [
+    { t: 100, action: 'offline', cpu: 1 },
+    { t: 200, action: 'online', cpu: 1 },
+  ];
+  assert.equal(cpuEventDisturbance(ev, 201, 500), null);
+  assert.equal(cpuEventDisturbance(ev, 0, 99), null);
+  assert.equal(cpuEventDisturbance([], 0, 1e9), null);
+  assert.equal(cpuEventDisturbance(ev, 150, 300), 'kernel cpu uevents during the run: cpu1 online');
+  assert.equal(cpuEventDisturbance(ev, 100, 200), 'kernel cpu uevents during the run: cpu1 offline, cpu1 online');
 });
 
 test('parseSoftnetStat and stuckBacklogs: queued packets and a frozen processed count', () => {
