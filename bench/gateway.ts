@@ -18,7 +18,7 @@
 //
 //   node dist/bench/gateway.js [--streams 1,2,3] [--configs kernel,irqbalance,affinityd]
 //        [--window-s 8] [--settle-s 12] [--no-candidates] [--no-configs] [--no-idle-run]
-//        [--agent-nice N]
+//        [--agent-nice N (default: the shipped unit's Nice=)]
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -69,7 +69,9 @@ async function startTool(gw: Gateway, config: Config): Promise<LabAgent | undefi
   if (config === 'affinityd') {
     const a = new LabAgent(gw.guest);
     await a.writePolicy('');
-    await a.start(180_000, { nice: Number(arg('agent-nice', '0')) });
+    // As the shipped unit runs it (its Nice=), unless --agent-nice says otherwise.
+    const nice = arg('agent-nice', '');
+    await a.start(180_000, nice === '' ? {} : { nice: Number(nice) });
     return a;
   }
   if (config === 'irqbalance') {

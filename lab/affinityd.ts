@@ -4,11 +4,22 @@
 //
 // The guest sees the host's tree, so the built CLI is at the same path as on the host.
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Guest } from './guest.js';
 import { projectRoot } from './step.js';
 
 export const CLI = path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
+
+/**
+ * The shipped unit's `Nice=` (0 without one): the lab runs the agent as systemd would, since
+ * under softirq load its priority decides how fast it reacts (bench:gateway).
+ */
+export function unitNice(): number {
+  const unit = fs.readFileSync(path.join(projectRoot(), 'systemd', 'affinityd.service'), 'utf8');
+  const m = /^Nice=(-?\d+)\s*$/m.exec(unit);
+  return m ? Number(m[1]) : 0;
+}
 
 /** One audit record as the agent prints it without a journal. */
 export interface LabRecord {
@@ -50,10 +61,11 @@ export class LabAgent {
 
   /**
    * Starts `affinityd run` and waits for its first pass (plan-summary). `nice`: the scheduling
-   * niceness the agent runs at (the shipped unit's `Nice=`, see unitNice()).
+   * niceness the agent runs at, by default the shipped unit's `Nice=` (see unitNice()).
    */
   async start(timeoutMs = 90_000, opts: { nice?: number } = {}): Promise<void> {
-    const nice = opts.nice ? `nice -n ${opts.nice} ` : '';
+    const n = opts.nice ?? unitNice();
+    const nice = n !== 0 ? `nice -n ${n} ` : '';
     await this.guest.sh(`: > /tmp/agent.out; : > /tmp/agent.err; setsid ${nice}node ${CLI} run --config ${this.config} > /tmp/agent.out 2> /tmp/agent.err < /dev/null & echo $! > /tmp/agent.pid`, 30_000, 'start the agent');
     await this.guest.waitFor(`grep -q '"plan-summary"' /tmp/agent.out || ! kill -0 $(cat /tmp/agent.pid) 2>/dev/null`, timeoutMs, 'the agent\'s first pass');
     const alive = await this.guest.run('kill -0 $(cat /tmp/agent.pid)');
