@@ -53,6 +53,14 @@ function cpusOf(list: string | null): number[] {
   return list === null || list === '' ? [] : parseCpuList(list);
 }
 
+/** The planner's RPS CPUs for a queue: every allowed CPU but the one its rx interrupt is on. */
+function expectedRps(p: PlanJson, r: PlanJson['queues'][number]): number[] {
+  const all = cpusOf(p.allowedCpus);
+  const irq = p.irqs.find((i) => i.interface === r.interface && i.queue === r.queue && i.role !== 'tx' && i.desired !== null);
+  const irqCpu = irq ? cpusOf(irq.desired)[0] : undefined;
+  return irqCpu === undefined || all.length < 2 ? all : all.filter((c) => c !== irqCpu);
+}
+
 describe('guest lab: a gateway guest gets cores and NICs while affinityd runs', { timeout: 600_000 }, () => {
   before(async () => {
     stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'affinityd-lab-state-'));
@@ -119,7 +127,8 @@ describe('guest lab: a gateway guest gets cores and NICs while affinityd runs', 
     const rx = p.irqs.filter((i) => i.role === 'rx' && i.desired);
     assert.equal(rx.length, 2);
     assert.ok(rx.some((i) => cpusOf(i.current).includes(cpu)), `an rx queue IRQ moved to cpu${cpu}`);
-    for (const r of p.queues.filter((x) => x.kind === 'rps' && x.desired)) assert.ok(cpusOf(r.current).includes(cpu), `${r.interface} rps covers cpu${cpu}`);
+    // RPS covers the allowed CPUs, the new one included, but the queue's own interrupt CPU.
+    for (const r of p.queues.filter((x) => x.kind === 'rps' && x.desired)) assert.deepEqual(cpusOf(r.current), expectedRps(p, r), `${r.interface} rx-${r.queue} rps`);
     timings[`cpu${cpu} online -> last write`] = lastWriteAfter(await agent.records(), tOnline, off.offsetMs);
     timings[`cpu${cpu} device_add -> onlined by test`] = tOnline - tAdd;
   });
@@ -139,7 +148,7 @@ describe('guest lab: a gateway guest gets cores and NICs while affinityd runs', 
     // Two enabled rx queues on three CPUs: on distinct CPUs; RPS spreads both NICs over all three.
     const rx = p.irqs.filter((i) => i.role === 'rx' && i.desired);
     assert.equal(new Set(rx.map((i) => i.current)).size, rx.length);
-    for (const r of p.queues.filter((x) => x.kind === 'rps' && x.desired)) assert.equal(r.current, '0-2', `${r.interface} rps`);
+    for (const r of p.queues.filter((x) => x.kind === 'rps' && x.desired)) assert.deepEqual(cpusOf(r.current), expectedRps(p, r), `${r.interface} rx-${r.queue} rps`);
     timings[`cpu${cpu} device_add -> last write`] = lastWriteAfter(recs, tAdd, off.offsetMs);
   });
 
@@ -184,7 +193,9 @@ describe('guest lab: a gateway guest gets cores and NICs while affinityd runs', 
     assert.equal(cpusOf(irq.desired).length, 1);
     assert.equal(irq.current, irq.desired);
     const rps = p.queues.find((x) => x.interface === e1000If && x.kind === 'rps');
-    assert.equal(rps?.current, '0-2', 'RPS spreads the single queue over all CPUs');
+    assert.ok(rps, `${e1000If} has an RPS queue`);
+    assert.deepEqual(cpusOf(rps.current), expectedRps(p, rps), 'RPS spreads the single queue over the CPUs other than its INTx line\'s');
+    assert.equal(cpusOf(rps.current).length, 2);
   });
 
   it('link down/up (the driver frees and requests its IRQ again in ndo_stop/ndo_open) ends on plan', async () => {

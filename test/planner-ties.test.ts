@@ -3,14 +3,17 @@
 //   physical core load — distinct cores before SMT siblings, whatever the numbering;
 //   the NIC's own units — a NIC's queues spread over CPUs before doubling up;
 //   last-level cache load — a second queue goes to another cache;
-//   RPS auto — on only while a NIC has fewer RX queues than RPS CPUs.
+//   RPS auto — on only while a NIC has fewer RX queues than RPS CPUs, and without the CPU
+//   its queue's interrupt is placed on.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan } from '../src/planner/planner.js';
+import { plan, withoutIrqCpu } from '../src/planner/planner.js';
 import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
 import type { Plan, Snapshot } from '../src/types.js';
 import { snap } from './helpers/snap.js';
+import fc from 'fast-check';
+import { runs } from './helpers/runs.js';
 
 const queueCpus = (p: Plan, iface: string): number[] => p.irqs.filter((i) => i.interface === iface).map((i) => i.desired![0]!);
 
@@ -53,8 +56,49 @@ test('RPS auto: on while rx queues < RPS CPUs, off from rx == CPUs on', () => {
     const p = plan(snap({ sockets: 1, coresPerSocket: cpus, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues }] }), defaultPolicy());
     return p.queues.filter((q) => q.kind === 'rps').map((q) => q.desired);
   };
-  assert.deepEqual(rps(1, 2), [[0, 1]]);
+  // RPS on: the RPS CPUs without the queue's own interrupt CPU (queue i's IRQ is on cpu i here).
+  assert.deepEqual(rps(1, 2), [[1]]);
   assert.deepEqual(rps(2, 2), [[], []], 'rx == cpus: RPS off');
   assert.deepEqual(rps(3, 2), [[], [], []]);
-  assert.deepEqual(rps(3, 4), [[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]);
+  assert.deepEqual(rps(3, 4), [[1, 2, 3], [0, 2, 3], [0, 1, 3]]);
+  assert.deepEqual(rps(1, 1), [[]], 'one CPU: rx == cpus, off');
+});
+
+test('property: an RPS mask is every RPS CPU but the one its queue interrupt is placed on, while another remains', () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        sockets: fc.integer({ min: 1, max: 2 }),
+        coresPerSocket: fc.integer({ min: 1, max: 4 }),
+        threadsPerCore: fc.integer({ min: 1, max: 2 }),
+        // queues = 0: a NIC without queue IRQs (a veth), whose RPS keeps every CPU.
+        nics: fc.array(fc.record({ queues: fc.integer({ min: 0, max: 3 }), rx: fc.integer({ min: 1, max: 3 }), virtio: fc.boolean() }), { minLength: 1, maxLength: 3 }),
+      }),
+      (m) => {
+        const nics = m.nics.map((n, k) => ({ name: `eth${k}`, node: -1, queues: n.queues, rx: n.queues === 0 ? n.rx : n.queues, virtio: n.virtio }));
+        const s = snap({ sockets: m.sockets, coresPerSocket: m.coresPerSocket, threadsPerCore: m.threadsPerCore, nics });
+        const p = plan(s, defaultPolicy());
+        const all = s.topology.online;
+        for (const q of p.queues.filter((x) => x.kind === 'rps')) {
+          const nic = s.nics.find((n) => n.name === q.interface)!;
+          if (nic.rx.length >= all.length) {
+            assert.deepEqual(q.desired, [], 'rx >= CPUs: RPS off');
+            continue;
+          }
+          const irq = p.irqs.find((i) => i.interface === q.interface && i.queue === q.queue && i.role !== 'tx' && i.desired !== null);
+          const irqCpu = irq?.desired?.[0];
+          const want = irqCpu === undefined || all.length < 2 ? all : all.filter((c) => c !== irqCpu);
+          assert.deepEqual(q.desired, want, `${q.interface} rx-${q.queue} (irq cpu ${irqCpu})`);
+        }
+      },
+    ),
+    { numRuns: runs(200) },
+  );
+});
+
+test('withoutIrqCpu: never empties a mask, and leaves it whole without a placed interrupt', () => {
+  assert.deepEqual(withoutIrqCpu([3], 3), [3], 'rps = on with one CPU: that CPU stays');
+  assert.deepEqual(withoutIrqCpu([0, 1], 1), [0]);
+  assert.deepEqual(withoutIrqCpu([0, 1], undefined), [0, 1], 'no queue IRQ (a veth)');
+  assert.deepEqual(withoutIrqCpu([0, 1], 5), [0, 1], 'the IRQ CPU is not an RPS CPU');
 });

@@ -22,13 +22,15 @@ const loadOf = (p: Plan) => {
   return m;
 };
 
-test('this VM: virtio-net queue pair on one CPU, RPS over both CPUs, no XPS for a single tx queue', () => {
+test('this VM: virtio-net queue pair on one CPU, RPS over the other CPU, no XPS for a single tx queue', () => {
   const s = snap({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 1, virtio: true }] });
   const p = plan(s, policy());
   const q = p.irqs.filter((i) => i.interface === 'eth0');
   assert.equal(q.length, 2);
   assert.deepEqual(q[0]!.desired, q[1]!.desired, 'input.0 and output.0 share a CPU');
-  assert.deepEqual(p.queues.filter((x) => x.kind === 'rps').map((x) => x.desired), [[0, 1]]);
+  // The queue's interrupt CPU already polls and does GRO for every packet: RPS goes elsewhere.
+  assert.deepEqual(q[0]!.desired, [0]);
+  assert.deepEqual(p.queues.filter((x) => x.kind === 'rps').map((x) => x.desired), [[1]]);
   assert.equal(p.queues.filter((x) => x.kind === 'xps').length, 0);
 });
 
@@ -116,8 +118,10 @@ test('XPS: tx queue i goes with the CPU of queue i, every allowed CPU covered', 
   const covered = new Set(xps.flatMap((q) => [...q.desired!]));
   assert.deepEqual([...covered].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
   for (const q of xps) assert.ok(q.desired!.includes(queueCpus(p, 'eth0')[q.queue]!));
-  // 4 rx queues < 8 local CPUs → RPS auto on
-  assert.ok(p.queues.filter((q) => q.kind === 'rps').every((q) => q.desired!.length === 8));
+  // 4 rx queues < 8 local CPUs → RPS auto on: every CPU but the queue's own interrupt CPU.
+  for (const q of p.queues.filter((x) => x.kind === 'rps')) {
+    assert.deepEqual(q.desired, [0, 1, 2, 3, 4, 5, 6, 7].filter((c) => c !== queueCpus(p, 'eth0')[q.queue]));
+  }
 });
 
 test('1024 CPUs / 8 nodes: every queue on its node, loads within 1', () => {

@@ -43,7 +43,9 @@ test('on a tree whose softnet_stat shows a wedged cpu1, the plan leaves cpu1 out
   const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: 0, queues: 1, virtio: true }] });
   s.stuckBacklogCpus = [1];
   const p = plan(s, defaultPolicy());
-  assert.deepEqual(p.queues.find((q) => q.kind === 'rps')!.desired, [0, 2, 3]);
+  // cpu1 out (wedged), and cpu0 out: rx-0's interrupt is there (withoutIrqCpu).
+  assert.deepEqual(p.irqs.find((i) => i.interface === 'eth0')!.desired, [0]);
+  assert.deepEqual(p.queues.find((q) => q.kind === 'rps')!.desired, [2, 3]);
   assert.ok(p.warnings.some((w) => /cpu1: NET_RX backlog/.test(w)));
   // IRQ placement is unaffected: the NIC's own NAPI poll is not the backlog.
   assert.ok(p.irqs.some((i) => i.interface === 'eth0' && i.desired !== null));

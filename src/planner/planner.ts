@@ -465,6 +465,19 @@ function placementResults(units: Iterable<Unit>, planned: Map<number, PlannedIrq
   return queueCpu;
 }
 
+/**
+ * A queue's RPS CPUs without the CPU its interrupt is placed on, while any other remains. That
+ * CPU already runs the driver's poll and GRO for every packet of the queue, and under load it
+ * is the one that saturates: Documentation/networking/scaling.rst ("it might be wise to exclude
+ * the interrupting CPU from the map since that already performs much work"), and measured in
+ * the gateway guest of `npm run bench:gateway` (README). A queue whose IRQ the plan does not
+ * place (a veth has none) keeps every CPU.
+ */
+export function withoutIrqCpu(rpsCpus: readonly number[], irqCpu: number | undefined): number[] {
+  if (irqCpu === undefined || rpsCpus.length < 2 || !rpsCpus.includes(irqCpu)) return [...rpsCpus];
+  return rpsCpus.filter((c) => c !== irqCpu);
+}
+
 /** RPS and XPS per NIC queue. A CPU whose backlog is wedged would drop every packet RPS sends it. */
 function planSteering(ctx: PlanContext, queueCpu: ReadonlyMap<string, number>): PlannedQueue[] {
   const cpuInfo = new Map(ctx.snapshot.topology.cpus.map((c) => [c.cpu, c]));
@@ -479,7 +492,7 @@ function planSteering(ctx: PlanContext, queueCpu: ReadonlyMap<string, number>): 
     const rpsOn = s.strategy !== 'ignore' && (s.rps === 'on' || (s.rps === 'auto' && nic.rx.length < rpsCpus.length));
     for (const rx of nic.rx) {
       if (rx.rpsCpus === null) continue; // kernel without CONFIG_RPS, or the file vanished
-      const desired = s.strategy === 'ignore' ? null : rpsOn ? rpsCpus : [];
+      const desired = s.strategy === 'ignore' ? null : rpsOn ? withoutIrqCpu(rpsCpus, queueCpu.get(`${nic.name}/${rx.index}`)) : [];
       queues.push({
         interface: nic.name,
         queue: rx.index,
