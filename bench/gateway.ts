@@ -18,7 +18,7 @@
 //
 //   node dist/bench/gateway.js [--streams 1,2,3] [--configs kernel,irqbalance,affinityd]
 //        [--window-s 8] [--settle-s 12] [--no-candidates] [--no-configs] [--no-idle-run]
-//        [--agent-nice N (default: the shipped unit's Nice=)]
+//        [--agent-nice N (default: the shipped unit's Nice=)] [--rounds 3 (repeated candidates)]
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -61,7 +61,14 @@ interface Run {
   /** … ≤ 40 % (1.2 × fair share on 3 vCPUs). */
   fairS: number | null;
   /** affinityd only: hot-add → the agent's first RPS/IRQ write after it, and → plan-summary. */
-  agent?: { firstAppliedS: number | null; firstPassS: number | null; applied: { atS: number; target: string; new: string }[]; passes: { atS: number; trigger: string }[] };
+  agent?: {
+    firstAppliedS: number | null;
+    /** Hot-add → the agent's last write (the masks on plan: it writes nothing after that). */
+    lastAppliedS: number | null;
+    firstPassS: number | null;
+    applied: { atS: number; target: string; new: string }[];
+    passes: { atS: number; trigger: string }[];
+  };
   series: SeriesPoint[];
 }
 
@@ -107,7 +114,7 @@ async function runOne(config: Config, streams: number, windowS: number, settleS:
       const at = (r: { time: string }) => (Date.parse(r.time) - addAt) / 1000;
       const applied = recs.filter((r) => r.kind === 'applied' && Date.parse(r.time) >= addAt - 50).map((r) => ({ atS: at(r), target: String(r.target ?? ''), new: String(r.new ?? '') }));
       const passes = recs.filter((r) => r.kind === 'plan-summary' && Date.parse(r.time) >= addAt - 50).map((r) => ({ atS: at(r), trigger: String(r.trigger ?? '') }));
-      agentInfo = { firstAppliedS: applied[0]?.atS ?? null, firstPassS: passes[0]?.atS ?? null, applied, passes };
+      agentInfo = { firstAppliedS: applied[0]?.atS ?? null, lastAppliedS: applied.at(-1)?.atS ?? null, firstPassS: passes[0]?.atS ?? null, applied, passes };
       await agent.stop();
     }
     return {
@@ -141,10 +148,10 @@ interface Candidate {
 const rps = (mask: string) => (wan: string, lan: string) => `echo ${mask} > /sys/class/net/${wan}/queues/rx-0/rps_cpus; echo ${mask} > /sys/class/net/${lan}/queues/rx-0/rps_cpus`;
 const threaded = (cpu: number) => (wan: string) => `echo 1 > /sys/class/net/${wan}/threaded; sleep 0.5; for p in $(pgrep '^napi/${wan}'); do taskset -pc ${cpu} $p >/dev/null; done`;
 
-/** Single-queue candidates; the virtio IRQ stays on cpu0 (kernel default after hotplug: its mask is cpu0). */
+/** Single-queue candidates with the kernel's IRQ placement: after the hotplug both NICs' interrupts stay on cpu0. */
 const CANDIDATES: Candidate[] = [
   { name: 'kernel defaults', script: () => 'true' },
-  { name: 'RPS 7 (all CPUs; affinityd today)', script: rps('7') },
+  { name: 'RPS 7 (all CPUs)', script: rps('7') },
   { name: 'RPS 6 (without the IRQ CPU)', script: rps('6') },
   { name: 'RFS + RPS 7', script: (w, l) => `${rps('7')(w, l)}; echo 32768 > /proc/sys/net/core/rps_sock_flow_entries; echo 2048 > /sys/class/net/${w}/queues/rx-0/rps_flow_cnt; echo 2048 > /sys/class/net/${l}/queues/rx-0/rps_flow_cnt` },
   { name: 'threaded NAPI on cpu1, RPS off', script: (w) => threaded(1)(w) },
@@ -175,6 +182,7 @@ interface CandidateRow {
 async function candidates(
   windowS: number,
   streams: number,
+  rounds: number,
   into: { single: CandidateRow[]; multi: CandidateRow[]; irqs: { irq: number; name: string }[] },
   attempt: (what: string, fn: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
@@ -198,6 +206,27 @@ async function candidates(
           const napi = (await gw.guest.sh(`for p in $(pgrep '^napi/'); do echo "$(cat /proc/$p/comm)=$(taskset -pc $p | sed 's/.*: //')"; done; true`)).trim().replace(/\n/g, ' ');
           windows.push({ name: c.name, ...w, la: loadavg(), ...(napi ? { napi } : {}) });
           log(`candidate ${c.name}: ${w.mbps.toFixed(0)} Mbit/s`);
+        }
+        // The same guest with affinityd's IRQ placement (virtio-net and e1000 on their own
+        // CPUs): its RPS masks, without each queue's interrupt CPU, against RPS over all CPUs
+        // (the policy before), alternating, `rounds` times each: with 3 flows the RPS hash
+        // decides a lot, so one window each proves little.
+        await gw.guest.sh(`${RESET(gw.wan, gw.lan)}; : > /tmp/gw-empty.ini && node ${CLI} apply --config /tmp/gw-empty.ini > /tmp/gw-apply.out 2>&1`, 180_000, 'affinityd apply');
+        const rpsFile = (i: string) => `/sys/class/net/${i}/queues/rx-0/rps_cpus`;
+        const [wanMask, lanMask] = (await gw.guest.sh(`cat ${rpsFile(gw.wan)} ${rpsFile(gw.lan)}`)).trim().split('\n').map((m) => m.trim());
+        const irqCpus = (await gw.guest.sh(`for i in ${gw.irqs.map((i) => i.irq).join(' ')}; do echo "$i=$(cat /proc/irq/$i/smp_affinity_list)"; done`)).trim().replace(/\n/g, ' ');
+        const variants: [string, string][] = [
+          [`affinityd (IRQs ${irqCpus}), RPS without the queue's IRQ CPU (${wanMask} / ${lanMask})`, `echo ${wanMask} > ${rpsFile(gw.wan)}; echo ${lanMask} > ${rpsFile(gw.lan)}`],
+          [`affinityd (IRQs ${irqCpus}), RPS 7 (all CPUs, the policy before)`, rps('7')(gw.wan, gw.lan)],
+        ];
+        for (let round = 1; round <= rounds; round++) {
+          for (const [name, script] of variants) {
+            await gw.guest.sh(script, 60_000, `set ${name}`);
+            await sleep(2000);
+            const w = await window(gw, windowS);
+            windows.push({ name, ...w, la: loadavg() });
+            log(`candidate ${name} round ${round}: ${w.mbps.toFixed(0)} Mbit/s`);
+          }
         }
       } else {
         // The host-side fix: the driver enabled one pair at probe (1 vCPU), so enable 3 now.
@@ -223,6 +252,20 @@ async function candidates(
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${Math.round(x * 100)} %`);
 
+/** Candidates measured more than once: mean hottest share (min–max) and goodput per name. */
+function repeatedTable(rows: CandidateRow[]): string {
+  const byName = new Map<string, CandidateRow[]>();
+  for (const r of rows) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+  const lines = ['| steering (3 vCPUs, 3 streams), repeated | windows | hottest share, mean (min–max) | Mbit/s, mean |', '| --- | --- | --- | --- |'];
+  for (const [name, rs] of byName) {
+    if (rs.length < 2) continue;
+    const shares = rs.map((r) => r.summary?.hottest?.share).filter((x): x is number => typeof x === 'number');
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    lines.push(`| ${name} | ${rs.length} | ${shares.length ? `${pct(mean(shares))} (${pct(Math.min(...shares))}–${pct(Math.max(...shares))})` : '–'} | ${mean(rs.map((r) => r.goodputMbps)).toFixed(0)} |`);
+  }
+  return lines.join('\n');
+}
+
 function candidateTable(rows: CandidateRow[]): string {
   const lines = ['| steering (3 vCPUs, 3 streams) | hottest share of network time | per-CPU softirq+napi, % of own time | NET_RX per CPU | Mbit/s |', '| --- | --- | --- | --- | --- |'];
   for (const r of rows) {
@@ -234,14 +277,22 @@ function candidateTable(rows: CandidateRow[]): string {
   return lines.join('\n');
 }
 
+function agentCells(r: Run): string {
+  const a = r.agent;
+  if (!a) return '– | –';
+  if (a.firstAppliedS === null || a.lastAppliedS === null) return 'no write | –';
+  const lastOnline = r.onlineAtS.length ? Math.max(...r.onlineAtS) : null;
+  return `${a.firstAppliedS.toFixed(1)} / ${a.lastAppliedS.toFixed(1)} s | ${lastOnline === null ? '–' : `${(a.lastAppliedS - lastOnline).toFixed(1)} s`}`;
+}
+
 function runTable(runs: Run[]): string {
   const lines = [
-    '| configuration | streams | hottest share, 1 vCPU | hottest share, 3 vCPUs | per-CPU softirq+napi after, % | Mbit/s before → after | hot-add → spread (≤ 67 %) | → ≤ 40 % | agent: hot-add → first write | loadavg |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| configuration | streams | hottest share, 1 vCPU | hottest share, 3 vCPUs | per-CPU softirq+napi after, % | Mbit/s before → after | vCPUs online (s after hot-add) | hot-add → spread (≤ 67 %) | → ≤ 40 % | agent: hot-add → first / last write | agent: last online → last write | loadavg |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of runs) {
     lines.push(
-      `| ${r.config} | ${r.streams} | ${pct(r.before?.hottest?.share)} | ${pct(r.after?.hottest?.share)} | ${r.after ? r.after.perCpu.map((c) => Math.round(c.netPct)).join(' / ') : '–'} | ${r.goodputBeforeMbps.toFixed(0)} → ${r.goodputAfterMbps.toFixed(0)} | ${r.spreadS === null ? 'never' : `${r.spreadS.toFixed(1)} s`} | ${r.fairS === null ? 'never' : `${r.fairS.toFixed(1)} s`} | ${r.agent ? (r.agent.firstAppliedS === null ? 'none' : `${r.agent.firstAppliedS.toFixed(1)} s`) : '–'} | ${r.loadavgStart} |`,
+      `| ${r.config} | ${r.streams} | ${pct(r.before?.hottest?.share)} | ${pct(r.after?.hottest?.share)} | ${r.after ? r.after.perCpu.map((c) => Math.round(c.netPct)).join(' / ') : '–'} | ${r.goodputBeforeMbps.toFixed(0)} → ${r.goodputAfterMbps.toFixed(0)} | ${r.onlineAtS.map((t) => t.toFixed(1)).join(', ')} | ${r.spreadS === null ? 'never' : `${r.spreadS.toFixed(1)} s`} | ${r.fairS === null ? 'never' : `${r.fairS.toFixed(1)} s`} | ${agentCells(r)} | ${r.loadavgStart} |`,
     );
   }
   return lines.join('\n');
@@ -276,6 +327,7 @@ async function main(): Promise<void> {
       fairLimit: FAIR_LIMIT,
       runTable: runTable(runs),
       candidateTable: candidateTable(cand.single),
+      repeatedTable: repeatedTable(cand.single),
       multiQueueTable: candidateTable(cand.multi),
       failures,
       runs,
@@ -315,11 +367,11 @@ async function main(): Promise<void> {
         runs.push(r);
       });
     }
-    if (i === 0 && !flag('no-candidates')) await candidates(windowS, streams, cand, attempt);
+    if (i === 0 && !flag('no-candidates')) await candidates(windowS, streams, Number(arg('rounds', '3')), cand, attempt);
   }
   const out = await save();
   console.log(out.runTable);
-  console.log(`\n${out.candidateTable}\n\n${out.multiQueueTable}`);
+  console.log(`\n${out.candidateTable}\n\n${out.repeatedTable}\n\n${out.multiQueueTable}`);
   if (failures.length > 0) console.log(`\nfailed: ${failures.join('\n')}`);
 }
 
