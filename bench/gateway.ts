@@ -210,8 +210,9 @@ async function candidates(
         }
         // The same guest with affinityd's IRQ placement (virtio-net and e1000 on their own
         // CPUs): its RPS masks, without each queue's interrupt CPU, against RPS over all CPUs
-        // (the policy before), alternating, `rounds` times each: with 3 flows the RPS hash
-        // decides a lot, so one window each proves little.
+        // (the policy before), alternating, `rounds` times each, each window with new
+        // connections: with 3 flows the RPS hash of each decides a lot, so one window (or
+        // several over the same connections, as the single windows above) proves little.
         await gw.guest.sh(`${RESET(gw.wan, gw.lan)}; : > /tmp/gw-empty.ini && node ${CLI} apply --config /tmp/gw-empty.ini > /tmp/gw-apply.out 2>&1`, 180_000, 'affinityd apply');
         const rpsFile = (i: string) => `/sys/class/net/${i}/queues/rx-0/rps_cpus`;
         const [wanMask, lanMask] = (await gw.guest.sh(`cat ${rpsFile(gw.wan)} ${rpsFile(gw.lan)}`)).trim().split('\n').map((m) => m.trim());
@@ -223,7 +224,9 @@ async function candidates(
         for (let round = 1; round <= rounds; round++) {
           for (const [name, script] of variants) {
             await gw.guest.sh(script, 60_000, `set ${name}`);
-            await sleep(2000);
+            // Fresh connections for every window: each is a new draw of the flows' hashes.
+            await gw.restartTraffic(streams);
+            await sleep(3000);
             const w = await window(gw, windowS);
             windows.push({ name, ...w, la: loadavg() });
             log(`candidate ${name} round ${round}: ${w.mbps.toFixed(0)} Mbit/s`);

@@ -142,10 +142,30 @@ export class Gateway {
     );
   }
 
+  private client: ChildProcess | null = null;
+
   async startTraffic(streams: number): Promise<void> {
     const client = spawn('ip', ['netns', 'exec', this.guest.netns, 'iperf3', '-c', DST_ADDR, '-P', String(streams), '-t', String(RUN_CAP_S)], { stdio: 'ignore' });
     this.procs.push(client);
     liveProcs.add(client);
+    this.client = client;
+  }
+
+  /**
+   * New connections, so new source ports and new RPS hashes: with a few flows, which CPU the
+   * hash picks for each decides much of the spread, and a comparison of masks over one fixed
+   * set of connections compares those hashes more than the masks.
+   */
+  async restartTraffic(streams: number): Promise<void> {
+    const old = this.client;
+    if (old && old.exitCode === null && old.signalCode === null) {
+      const gone = new Promise((r) => old.once('exit', r));
+      old.kill('SIGINT');
+      await Promise.race([gone, sleep(5000)]);
+      if (old.exitCode === null && old.signalCode === null) old.kill('SIGKILL');
+    }
+    await sleep(500); // the server takes the next client once it has closed the last one
+    await this.startTraffic(streams);
   }
 
   /** Hot-adds `n` vCPUs over QMP back to back (as the user did); resolves at the last device_add. */
