@@ -4,11 +4,12 @@
 //   the NIC's own units — a NIC's queues spread over CPUs before doubling up;
 //   last-level cache load — a second queue goes to another cache;
 //   RPS auto — on only while a NIC has fewer RX queues than RPS CPUs, and without the CPU
-//   its queue's interrupt is placed on.
+//   its queue's interrupt is placed on;
+//   the order of TIE_BREAKS — swapping any two neighbours changes a plan.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan, withoutIrqCpu } from '../src/planner/planner.js';
+import { assignmentOf, plan, TIE_BREAKS, withoutIrqCpu, type TieBreak } from '../src/planner/planner.js';
 import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
 import type { Plan, Snapshot } from '../src/types.js';
 import { snap } from './helpers/snap.js';
@@ -101,4 +102,60 @@ test('withoutIrqCpu: never empties a mask, and leaves it whole without a placed 
   assert.deepEqual(withoutIrqCpu([0, 1], 1), [0]);
   assert.deepEqual(withoutIrqCpu([0, 1], undefined), [0, 1], 'no queue IRQ (a veth)');
   assert.deepEqual(withoutIrqCpu([0, 1], 5), [0, 1], 'the IRQ CPU is not an RPS CPU');
+});
+
+/** The plan's CPU per unit, as `iface/queue:cpu`, for a compact comparison. */
+const placement = (p: Plan): string => [...assignmentOf(p)].map(([k, c]) => `${k}:${c}`).join(' ');
+
+/** TIE_BREAKS with rules i and i+1 swapped. */
+function swapped(i: number): TieBreak[] {
+  const o = [...TIE_BREAKS];
+  [o[i], o[i + 1]] = [o[i + 1]!, o[i]!];
+  return o;
+}
+
+// One machine per adjacent pair of TIE_BREAKS where the pair's order decides a placement:
+// the plan with the shipped order is pinned, and the swapped order must give another one.
+// (Found by a search over small machines; kept as data so that a new rule needs a new row.)
+const ORDER_CASES: { pair: [TieBreak, TieBreak]; why: string; snapshot: () => Snapshot; previous?: [string, number][]; expected: string }[] = [
+  {
+    pair: ['cpu', 'waiting'],
+    why: 'two queues previously both on CPU 0: balance first, so one moves to CPU 1',
+    snapshot: () => snap({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 2 }] }),
+    previous: [['eth0/0', 0], ['eth0/1', 0]],
+    expected: 'eth0/0:0 eth0/1:1',
+  },
+  {
+    pair: ['waiting', 'nic'],
+    why: "eth1's queue 2 was on CPU 3: its quota stays there before eth1's own load is looked at",
+    snapshot: () => snap({ sockets: 2, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'eth0', node: 0, queues: 2 }, { name: 'eth1', node: -1, queues: 3 }] }),
+    previous: [['eth1/2', 3]],
+    expected: 'eth0/0:0 eth0/1:1 eth1/0:2 eth1/1:3 eth1/2:3',
+  },
+  {
+    pair: ['nic', 'core'],
+    why: "one 2-thread core per node; eth0 fills node 0: eth1's third queue goes where eth1 is not (CPU 2), though that core is busier",
+    snapshot: () => snap({ sockets: 2, coresPerSocket: 1, threadsPerCore: 2, nics: [{ name: 'eth0', node: 0, queues: 3 }, { name: 'eth1', node: -1, queues: 3 }] }),
+    expected: 'eth0/0:0 eth0/1:2 eth0/2:0 eth1/0:1 eth1/1:3 eth1/2:2',
+  },
+  {
+    pair: ['core', 'cache'],
+    why: 'cores 0-2 share one cache, CPUs 3 and 4 are one core with the other cache: the fourth queue takes the idle core (CPU 2), not the idle cache',
+    snapshot: () => retopo(snap({ sockets: 1, coresPerSocket: 5, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 4 }] }), (c) => Math.min(c, 3), (c) => (c < 3 ? 0 : 1)),
+    expected: 'eth0/0:0 eth0/1:3 eth0/2:1 eth0/3:2',
+  },
+];
+
+test('TIE_BREAKS order: swapping any two neighbours changes a plan', () => {
+  // Every adjacent pair has its case, in list order.
+  assert.deepEqual(
+    ORDER_CASES.map((c) => c.pair),
+    TIE_BREAKS.slice(0, -1).map((t, i) => [t, TIE_BREAKS[i + 1]]),
+  );
+  for (const [i, c] of ORDER_CASES.entries()) {
+    const previous = new Map(c.previous ?? []);
+    assert.equal(placement(plan(c.snapshot(), defaultPolicy(), { previous })), c.expected, c.why);
+    assert.equal(placement(plan(c.snapshot(), defaultPolicy(), { previous, tieBreaks: TIE_BREAKS })), c.expected, 'TIE_BREAKS is the default order');
+    assert.notEqual(placement(plan(c.snapshot(), defaultPolicy(), { previous, tieBreaks: swapped(i) })), c.expected, `${c.pair.join(' before ')}: ${c.why}`);
+  }
 });

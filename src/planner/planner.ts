@@ -27,6 +27,11 @@ export interface PlanOptions {
   previous?: PreviousAssignment;
   /** IRQs the kernel refused to move (EPERM/EIO): kernel-managed, never planned again. */
   managedIrqs?: ReadonlySet<number>;
+  /**
+   * The comparator's rules, in order; TIE_BREAKS unless given. Only tests pass another
+   * order, to show that the order of each adjacent pair changes some plan.
+   */
+  tieBreaks?: readonly TieBreak[];
 }
 
 interface Unit {
@@ -169,28 +174,57 @@ function indexTopology(snapshot: Snapshot): TopoIndex {
 }
 
 /**
- * How pickCpu orders candidate CPUs: a CPU beats the best so far on the first of these that
- * differs (lower is better), and a full tie keeps the earlier candidate (candidates are in
- * preference order: local node first). Each one is tested on the smallest machine where it
- * changes the plan (test/planner-ties.test.ts). pickCpu spells them out inline in exactly
- * this order: it runs units × candidates times, and a loop over closures would cost the
- * plan-time budget (bench/plan.ts).
+ * How pickCpu orders candidate CPUs: a CPU beats the best so far on the first of these rules
+ * that tells them apart (fewer is better), and a full tie keeps the earlier candidate
+ * (candidates are in preference order: local node first). pickCpu walks this list: it is the
+ * comparator, not a description of one. Each rule, and the order of each adjacent pair, is
+ * tested on the smallest machine where it changes the plan (test/planner-ties.test.ts).
  */
 export const TIE_BREAKS = [
-  'units on the CPU',
-  'demand still waiting there from the previous placement (quota phase)',
-  "the unit's own NIC's units on the CPU",
-  'units on the physical core (distinct cores before SMT siblings)',
-  'units on the last-level cache',
-  'candidate order',
+  /** Units already on the CPU. */
+  'cpu',
+  /**
+   * Quota phase only: units that were on the CPU before and are not placed back yet
+   * (more is better). Giving the quota to where units are waiting keeps the churn bound.
+   */
+  'waiting',
+  /** Units of the unit's own NIC on the CPU: a NIC's queues spread before doubling up. */
+  'nic',
+  /** Units on the CPU's physical core: distinct cores before SMT siblings. */
+  'core',
+  /** Units on the CPU's last-level cache. */
+  'cache',
 ] as const;
 
+export type TieBreak = (typeof TIE_BREAKS)[number];
+
 /**
- * Best CPU for a unit, by TIE_BREAKS. `prev` (phase 1 only)
- * counts units previously on each CPU, so prev[c] - load(c) is the demand still waiting there.
- * `quota` (phase 2 only) restricts the choice to CPUs with quota left, when there is one.
+ * One rule of TIE_BREAKS applied to candidate `c` against `best`: < 0 when c is better, 0
+ * when the rule cannot tell. A switch rather than a closure per rule: pickCpu runs units ×
+ * candidates times (half a million with 4096 queues on 128-CPU nodes), and a call through a
+ * list of five closures tripled the plan time (bench/plan.ts).
  */
-function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32Array | null): number {
+function tieBreak(rule: TieBreak, c: number, best: number, loads: Loads, nicLoad: Int32Array | undefined, prev: Int32Array | null): number {
+  switch (rule) {
+    case 'cpu':
+      return loads.cpuLoad(c) - loads.cpuLoad(best);
+    case 'waiting':
+      return prev === null ? 0 : prev[best]! - loads.cpuLoad(best) - (prev[c]! - loads.cpuLoad(c));
+    case 'nic':
+      return nicLoad === undefined ? 0 : nicLoad[c]! - nicLoad[best]!;
+    case 'core':
+      return loads.coreLoad(c) - loads.coreLoad(best);
+    case 'cache':
+      return loads.llcLoad(c) - loads.llcLoad(best);
+  }
+}
+
+/**
+ * Best CPU for a unit, by `ties` (TIE_BREAKS). `prev` (phase 1 only) counts units previously
+ * on each CPU. `quota` (phase 2 only) restricts the choice to CPUs with quota left, when
+ * there is one.
+ */
+function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32Array | null, ties: readonly TieBreak[]): number {
   const cands = unit.candidates;
   const nicLoad = loads.nicArray(unit.nic);
   let best = -1;
@@ -201,19 +235,14 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
       best = c;
       continue;
     }
-    // TIE_BREAKS, in order (the last one, candidate order, is `d < 0` below).
-    const d =
-      loads.cpuLoad(c) - loads.cpuLoad(best) ||
-      (prev !== null ? prev[best]! - loads.cpuLoad(best) - (prev[c]! - loads.cpuLoad(c)) : 0) ||
-      (nicLoad ? nicLoad[c]! - nicLoad[best]! : 0) ||
-      loads.coreLoad(c) - loads.coreLoad(best) ||
-      loads.llcLoad(c) - loads.llcLoad(best);
+    let d = 0;
+    for (let t = 0; t < ties.length && d === 0; t++) d = tieBreak(ties[t]!, c, best, loads, nicLoad, prev);
     // Candidates are ordered by preference (local node first), so the first wins a full tie.
     if (d < 0) best = c;
   }
   // Nothing open (quotas of overlapping candidate sets did not add up): least loaded overall.
   // No candidate at all (no CPU online: a broken tree) is -1, never a recursion without end.
-  return best < 0 && quota !== null ? pickCpu(unit, loads, prev, null) : best;
+  return best < 0 && quota !== null ? pickCpu(unit, loads, prev, null, ties) : best;
 }
 
 /** An rx (tx) vector for a queue index the NIC does not have in sysfs: allocated, not in use. */
@@ -223,7 +252,7 @@ function inactiveQueue(irq: IrqInfo, nic: NicInfo): boolean {
   return have > 0 && q.queue >= have;
 }
 
-function placeUnits(units: Unit[], topo: TopoIndex): void {
+function placeUnits(units: Unit[], topo: TopoIndex, ties: readonly TieBreak[]): void {
   // Most constrained first, then creation order (IRQ number order: deterministic).
   const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length || a.rank - b.rank);
   const prevCount = new Int32Array(topo.size);
@@ -233,7 +262,7 @@ function placeUnits(units: Unit[], topo: TopoIndex): void {
   // Phase 1: quotas.
   const quotaLoads = new Loads(topo);
   for (const u of order) {
-    const c = pickCpu(u, quotaLoads, prevCount, null);
+    const c = pickCpu(u, quotaLoads, prevCount, null, ties);
     if (c >= 0) quotaLoads.add(c, u.nic);
   }
   const quota = quotaLoads.counts();
@@ -249,7 +278,7 @@ function placeUnits(units: Unit[], topo: TopoIndex): void {
   }
   for (const u of order) {
     if (u.cpu >= 0) continue;
-    u.cpu = pickCpu(u, loads, null, quota);
+    u.cpu = pickCpu(u, loads, null, quota, ties);
     if (u.cpu >= 0) loads.add(u.cpu, u.nic);
   }
 }
@@ -352,7 +381,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
   }
 
   for (const u of units.values()) u.prev = previousCpu(u.key, u.irqs, opts);
-  placeUnits([...units.values()], indexTopology(snapshot));
+  placeUnits([...units.values()], indexTopology(snapshot), opts.tieBreaks ?? TIE_BREAKS);
   const queueCpu = placementResults(units.values(), planned, allowed);
 
   return {

@@ -110,7 +110,7 @@ export function managedSet(state: AppliedState, snapshot: Snapshot, now: Date): 
 }
 
 /** What the planner is told about the last applied state: placement (stability) and refusals in force. */
-export function plannerInputs(state: AppliedState, snapshot: Snapshot, now: Date): Required<PlanOptions> {
+export function plannerInputs(state: AppliedState, snapshot: Snapshot, now: Date): Required<Omit<PlanOptions, 'tieBreaks'>> {
   return { previous: new Map(Object.entries(state.assignment)), managedIrqs: managedSet(state, snapshot, now) };
 }
 
