@@ -33,7 +33,17 @@ import { refreshAfterCpuChange } from '../src/snapshot/refresh.js';
 import type { TopologyCache } from '../src/snapshot/cpus.js';
 
 const CPU1 = '/sys/devices/system/cpu/cpu1/online';
-export const ETH0_IRQS = ['virtio2-input.0', 'virtio2-output.0'];
+
+/**
+ * eth0's queue IRQ names, as the snapshot finds them in sysfs and /proc/interrupts
+ * (virtio2-input.0/-output.0 on the reference VM, eth0-TxRx-0 … or mlx5_comp0@pci:… elsewhere),
+ * rather than this VM's names written in.
+ */
+export function eth0QueueIrqNames(): string[] {
+  return takeSnapshot('/', { serial: false })
+    .irqs.filter((i) => i.queue?.interface === 'eth0')
+    .map((i) => i.name);
+}
 const ETH0_RPS = '/sys/class/net/eth0/queues/rx-0/rps_cpus';
 const IRQBALANCE = '/usr/sbin/irqbalance';
 const RESET = '0-1';
@@ -444,6 +454,8 @@ export async function benchAgentLatency(opts: LatencyOptions = {}): Promise<obje
   if (process.getuid?.() !== 0) return { skipped: 'needs root (cpu hotplug, /proc/irq writes)' };
   if (!fs.existsSync(CPU1)) return { skipped: 'cpu1 has no online file' };
   if (!cpu1Online()) return { skipped: 'cpu1 is offline to begin with' };
+  const ETH0_IRQS = eth0QueueIrqNames();
+  if (ETH0_IRQS.length === 0) return { skipped: 'eth0 has no queue IRQ that the snapshot recognises' };
   const byName = irqsByName();
   const irqs = ETH0_IRQS.map((n) => byName.get(n));
   if (irqs.some((i) => i === undefined)) return { skipped: `eth0 queue IRQs ${ETH0_IRQS.join(', ')} not found in /proc/interrupts` };

@@ -25,7 +25,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Subscription, merge } from 'rxjs';
-import { ETH0_IRQS, irqsByName, policyFile, restore, save, summarize } from './agent-latency.js';
+import { eth0QueueIrqNames, irqsByName, policyFile, restore, save, summarize } from './agent-latency.js';
 import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
 import { journaldUnavailableReason, startJournald, type TestJournald } from '../test/helpers/journald.js';
 import { ueventStats, uevents$ } from '../src/agent/uevent.js';
@@ -206,6 +206,8 @@ export interface IdleOptions {
 export async function benchIdle(opts: IdleOptions = {}): Promise<object> {
   const idleS = opts.idleS ?? 300;
   if (process.getuid?.() !== 0) return { skipped: 'needs root (journald, an agent on the real kernel)' };
+  const ETH0_IRQS = eth0QueueIrqNames();
+  if (ETH0_IRQS.length === 0) return { skipped: 'eth0 has no queue IRQ that the snapshot recognises' };
   const byName = irqsByName();
   const irqs = ETH0_IRQS.map((n) => byName.get(n));
   if (irqs.some((i) => i === undefined)) return { skipped: `eth0 queue IRQs ${ETH0_IRQS.join(', ')} not found` };
@@ -275,6 +277,8 @@ export interface StartupOptions {
 export async function benchStartup(opts: StartupOptions = {}): Promise<object> {
   const runs = opts.runs ?? 3;
   if (process.getuid?.() !== 0) return { skipped: 'needs root (an agent on the real kernel)' };
+  const ETH0_IRQS = eth0QueueIrqNames();
+  if (ETH0_IRQS.length === 0) return { skipped: 'eth0 has no queue IRQ that the snapshot recognises' };
   const byName = irqsByName();
   const irqs = ETH0_IRQS.map((n) => byName.get(n));
   if (irqs.some((i) => i === undefined)) return { skipped: `eth0 queue IRQs ${ETH0_IRQS.join(', ')} not found` };
