@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CpuFormatError, formatCpuList, formatCpuMask, parseCpuList, parseCpuMask, MAX_CPUS } from '../src/cpumask/cpumask.js';
+import { CpuFormatError, equalSets, formatCpuList, formatCpuMask, intersect, isSorted, normalize, parseCpuList, parseCpuMask, subtract, union, MAX_CPUS, MAX_CPU_TEXT } from '../src/cpumask/cpumask.js';
 
 const cpuSet = fc.uniqueArray(fc.integer({ min: 0, max: MAX_CPUS - 1 }), { maxLength: 300 }).map((a) => a.sort((x, y) => x - y));
 
@@ -49,4 +49,65 @@ test('property: hex mask round-trips at any width', () => {
       assert.deepEqual(parseCpuMask(text), cpus);
     }),
   );
+});
+
+test('cpulist strides: used CPUs of every group, cut at the end of the range', () => {
+  assert.deepEqual(parseCpuList('0-9:3/4'), [0, 1, 2, 4, 5, 6, 8, 9], 'the last group is cut at 9');
+  assert.deepEqual(parseCpuList('0-4:1/4'), [0, 4], 'a group that starts on the last CPU');
+  assert.deepEqual(parseCpuList('0-4:2/4'), [0, 1, 4]);
+  assert.deepEqual(parseCpuList('0-3:2/2'), [0, 1, 2, 3], 'used == group is the whole range');
+  assert.deepEqual(parseCpuList('0-40:10/16'), [...Array(10).keys(), ...Array.from({ length: 10 }, (_, i) => 16 + i), 32, 33, 34, 35, 36, 37, 38, 39, 40]);
+  assert.deepEqual(parseCpuList('2,0-1'), [0, 1, 2], 'sorted whatever the order');
+  assert.deepEqual(parseCpuList('1, 1 ,1'), [1], 'repeated elements, with spaces');
+  assert.throws(() => parseCpuList('0-3:1/0'), (e: Error) => e instanceof CpuFormatError && /invalid stride "0-3:1\/0" in cpulist "0-3:1\/0"/.test(e.message));
+  assert.throws(() => parseCpuList('0-3:3/2'), /invalid stride "0-3:3\/2"/);
+  assert.throws(() => parseCpuList('4', 4), /CPU 4 out of range \(max 3\) in cpulist "4"/);
+  assert.throws(() => parseCpuList('0-4', 4), /CPU 4 out of range/);
+  assert.deepEqual(parseCpuList('3', 4), [3]);
+});
+
+test('CpuFormatError says what it is; over-long text is refused before parsing', () => {
+  assert.equal(new CpuFormatError('x').name, 'CpuFormatError');
+  const long = '1,'.repeat(MAX_CPU_TEXT / 2) + '1';
+  assert.throws(() => parseCpuList(long), (e: Error) => e instanceof CpuFormatError && new RegExp(`cpulist of ${long.length} characters .* \\(max ${MAX_CPU_TEXT}\\)`).test(e.message));
+  assert.throws(() => parseCpuMask('f'.repeat(MAX_CPU_TEXT + 1)), /mask of \d+ characters/);
+});
+
+test('cpumask: whitespace, bounds and widths', () => {
+  assert.deepEqual(parseCpuMask(''), []);
+  assert.deepEqual(parseCpuMask(' \n'), []);
+  assert.deepEqual(parseCpuMask(' 3\n'), [0, 1]);
+  assert.deepEqual(parseCpuMask('1 , 3'), [0, 1, 32], 'spaces around words');
+  assert.deepEqual(parseCpuMask('3', 2), [0, 1], 'CPU maxCpus-1 is in range');
+  assert.throws(() => parseCpuMask('4', 2), (e: Error) => e instanceof CpuFormatError && e.message === 'CPU 2 out of range (max 1) in mask "4"');
+  assert.equal(formatCpuMask([]), '0');
+  assert.equal(formatCpuMask([], 64), '00000000,00000000');
+  assert.equal(formatCpuMask([0]), '1');
+  assert.equal(formatCpuMask([4]), '10', 'as wide as the highest CPU needs');
+  assert.equal(formatCpuMask([40, 1]), '100,00000002', 'unsorted input, two words');
+  assert.equal(formatCpuMask([31]), '80000000');
+  assert.equal(formatCpuMask([32]), '1,00000000');
+});
+
+test('cpulist formatting of unsorted and repeated input', () => {
+  assert.equal(formatCpuList([3, 1, 2, 2]), '1-3');
+  assert.equal(formatCpuList([5, 7]), '5,7');
+  assert.equal(formatCpuList([9]), '9');
+});
+
+test('set helpers', () => {
+  assert.equal(isSorted([]), true);
+  assert.equal(isSorted([1, 2, 5]), true);
+  assert.equal(isSorted([1, 1]), false, 'a repeat is not a set');
+  assert.equal(isSorted([2, 1]), false);
+  assert.equal(isSorted([1, 3, 2]), false);
+  assert.equal(equalSets([1, 2], [1, 2]), true);
+  assert.equal(equalSets([1, 2], [1, 3]), false);
+  assert.equal(equalSets([1, 2], [0, 2]), false);
+  assert.equal(equalSets([1], [1, 2]), false);
+  assert.equal(equalSets([], []), true);
+  assert.deepEqual(union([3, 1], [2, 1]), [1, 2, 3]);
+  assert.deepEqual(intersect([1, 2, 3], [3, 2, 9]), [2, 3]);
+  assert.deepEqual(subtract([1, 2, 3], [2]), [1, 3]);
+  assert.deepEqual(normalize([3, 1, 3]), [1, 3]);
 });
