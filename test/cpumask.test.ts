@@ -53,6 +53,11 @@ test('property: hex mask round-trips at any width', () => {
 
 test('cpulist strides: used CPUs of every group, cut at the end of the range', () => {
   assert.deepEqual(parseCpuList('0-9:3/4'), [0, 1, 2, 4, 5, 6, 8, 9], 'the last group is cut at 9');
+  assert.deepEqual(parseCpuList('0-9:3/4,20'), [0, 1, 2, 4, 5, 6, 8, 9, 20], 'cut at 9 also when a later element reaches further');
+  assert.throws(() => parseCpuList('0-3:0/0'), /invalid stride/);
+  assert.throws(() => parseCpuList('x5'), /invalid cpulist element "x5"/);
+  assert.throws(() => parseCpuList('5x'), /invalid cpulist element "5x"/);
+  assert.deepEqual(parseCpuList(' \n'), []);
   assert.deepEqual(parseCpuList('0-4:1/4'), [0, 4], 'a group that starts on the last CPU');
   assert.deepEqual(parseCpuList('0-4:2/4'), [0, 1, 4]);
   assert.deepEqual(parseCpuList('0-3:2/2'), [0, 1, 2, 3], 'used == group is the whole range');
@@ -71,6 +76,11 @@ test('CpuFormatError says what it is; over-long text is refused before parsing',
   const long = '1,'.repeat(MAX_CPU_TEXT / 2) + '1';
   assert.throws(() => parseCpuList(long), (e: Error) => e instanceof CpuFormatError && new RegExp(`cpulist of ${long.length} characters .* \\(max ${MAX_CPU_TEXT}\\)`).test(e.message));
   assert.throws(() => parseCpuMask('f'.repeat(MAX_CPU_TEXT + 1)), /mask of \d+ characters/);
+  // The limit itself is accepted; the message counts the text without surrounding blanks.
+  assert.deepEqual(parseCpuList(' '.repeat(MAX_CPU_TEXT - 1) + '5'), [5]);
+  assert.deepEqual(parseCpuMask(' '.repeat(MAX_CPU_TEXT - 1) + '3'), [0, 1]);
+  assert.throws(() => parseCpuList(long + '  '), new RegExp(`cpulist of ${long.length} characters`));
+  assert.throws(() => parseCpuMask('f'.repeat(MAX_CPU_TEXT) + '  '), new RegExp(`mask of ${MAX_CPU_TEXT} characters`));
 });
 
 test('cpumask: whitespace, bounds and widths', () => {
