@@ -99,6 +99,15 @@ const cases: [string, IrqNameClass][] = [
   ['hpsa0', OTHER],
   ['', OTHER],
   ['eth0-TxRx-99999999999999999999', OTHER],
+  // PCI addresses are reported in lower case whatever the driver printed
+  ['mlx5_comp3@pci:0000:AF:00.1', q('rxtx', 3, { pci: '0000:af:00.1' })],
+  ['mlx5_async_eq@pci:0000:Af:00.0', misc({ pci: '0000:af:00.0' })],
+  ['mlx4-comp-0@pci:0000:0B:00.0', q('rxtx', 0, { pci: '0000:0b:00.0' })],
+  ['mlx4-async@pci:0000:0C:00.0', misc({ pci: '0000:0c:00.0' })],
+  ['ena-mgmnt@pci:0000:00:0E.0', misc({ pci: '0000:00:0e.0' })],
+  ['ice-0000:EC:00.0:misc', misc({ pci: '0000:ec:00.0' })],
+  ['hns3-0000:7D:00.0-Tx-2', q('tx', 2, { pci: '0000:7d:00.0' })],
+  ['virtio12-req.0', OTHER],
   // custom interface names are only NICs when the shape says so (see knownIfnames below)
   ['i210', OTHER],
   ['genoa0net', OTHER],
@@ -108,12 +117,39 @@ test('driver naming schemes', () => {
   for (const [name, want] of cases) assert.deepEqual(classifyIrqName(name), want, name);
 });
 
+// Every naming scheme STANDARD_IFNAME knows, as a bare name (the link vector of igb, e1000e…).
+const STANDARD_NAMES = ['eth1', 'em2', 'ib0', 'wlan0', 'p10p1', 'eno1', 'ens3', 'enp0s3', 'enP1p2s0', 'enx0a1b2c3d4e5f', 'enb1', 'ena0', 'enc1', 'env1', 'eni1', 'wlo1', 'wls1', 'wlp2s0', 'wlP1p2s0', 'wlx0a1b2c3d4e5f', 'wwp0s20f0u6', 'eth0.100'];
+// Names of the same shapes that are not interface names of these schemes.
+const NON_STANDARD = ['xeth0', 'eth0.x', 'ethx', 'enq1', 'enx0a1b2c3', 'wlanx', 'pp1'];
+
+test('interface naming schemes: each one is a NIC name, near misses are not', () => {
+  for (const n of STANDARD_NAMES) assert.deepEqual(classifyIrqName(n), misc({ ifname: n }), n);
+  for (const n of NON_STANDARD) assert.deepEqual(classifyIrqName(n), OTHER, n);
+});
+
+// Other device classes whose vectors end like NIC ones: never an interface, in any case.
+const NOT_NICS = ['virtio', 'virtio5', 'nvme', 'nvme0', 'nvme0q3', 'megasas', 'megasas1', 'lpfc', 'hpsa', 'hpsa1', 'mptsas', 'mpt3sas1', 'ahci', 'ahci2', 'xhci_hcd', 'ehci_hcd', 'ohci_hcd', 'uhci_hcd', 'ioat', 'psp', 'dmar', 'dmar1', 'hpet', 'hpet3', 'AMD-Vi', 'AMD-Vi1', 'smartpqi', 'isci', 'idxd', 'idxd2', 'qat', 'snd_hda_intel', 'i915', 'amdgpu', 'nouveau', 'nvkm', 'radeon', 'rtc', 'rtc0', 'ttyS', 'ttyS1', 'timer', 'acpi', 'i8042', 'ata_piix'];
+
+test('device classes that are not NICs stay "other" whatever suffix their vectors carry', () => {
+  for (const d of NOT_NICS) {
+    for (const name of [`${d}-TxRx-0`, `${d}-tx-1`, `${d}-rx-2`, `${d.toUpperCase()}-rx-1`]) {
+      assert.deepEqual(classifyIrqName(name), OTHER, name);
+    }
+  }
+  // The same suffixes on a made-up name are queues: the list above is what decides.
+  assert.deepEqual(classifyIrqName('lan7-rx-2'), q('rx', 2, { ifname: 'lan7' }));
+});
+
 test('known interface names make plain, -N and -misc names of custom interfaces count', () => {
   const known = new Set(['i210', 'genoa0net', 'lan-a']);
   assert.deepEqual(classifyIrqName('i210', known), misc({ ifname: 'i210' }));
   assert.deepEqual(classifyIrqName('genoa0net', known), misc({ ifname: 'genoa0net' }));
   assert.deepEqual(classifyIrqName('lan-a-3', known), q('rxtx', 3, { ifname: 'lan-a' }));
   assert.deepEqual(classifyIrqName('lan-a-misc', known), misc({ ifname: 'lan-a' }));
+  // A driver-prefixed name whose rest fits nothing is tried as a whole.
+  assert.deepEqual(classifyIrqName('ice-lan-3', new Set(['ice-lan'])), q('rxtx', 3, { ifname: 'ice-lan' }));
+  // A name the kernel could not have given an interface is never one, known or not.
+  assert.deepEqual(classifyIrqName('a'.repeat(16), new Set(['a'.repeat(16)])), OTHER);
   // Known names do not turn other devices into NICs.
   assert.deepEqual(classifyIrqName('nvme0q1', known), OTHER);
   assert.deepEqual(classifyIrqName('psp-1', known), OTHER);
