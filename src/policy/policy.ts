@@ -25,9 +25,13 @@ import {
   kindTitle,
   LABEL_RE,
   LABELLED_PREFIXES,
+  matchSpecsOf,
+  objectOf,
+  parseBool,
   sectionKind,
+  specsOf,
   ValueError,
-  type ListenAddress,
+  type KeySpec,
   type SectionKind,
 } from './schema.js';
 import { closest } from './suggest.js';
@@ -225,7 +229,7 @@ function scanLayer(text: string, file: string, errors: ErrorList): RawSection[] 
     }
     seen.set(e.key, e.line);
     if (e.bare) {
-      err(e.line, cur.name, e.key, `missing '= value' (write '${e.key} = ${e.key.startsWith('allow') || e.key === 'cross-node' ? 'true' : '<value>'}')`);
+      err(e.line, cur.name, e.key, `missing '= value' (write '${e.key} = ${spec.parse === parseBool ? 'true' : '<value>'}')`);
       cur.broken = true;
       continue;
     }
@@ -303,116 +307,90 @@ function val<T>(s: RawSection | undefined, key: string): T | undefined {
   return s?.keys.get(key)?.value as T | undefined;
 }
 
+/**
+ * The loaded value of a key: as set (a copy), with the file and line that set it for keys
+ * that carry their origin, or undefined when the section does not set it.
+ */
+function loaded(s: RawSection | undefined, spec: KeySpec): unknown {
+  const set = s?.keys.get(spec.key);
+  if (set === undefined) return undefined;
+  if (spec.origin && set.value !== null) return { ...(set.value as object), file: set.file, line: set.line };
+  return structuredClone(set.value);
+}
+
 /** The effective policy: built-in defaults, then the layered files' values; errors collected. */
 function resolve(raw: RawPolicy, errors: ErrorList): Policy {
-  const b = builtinPolicy();
-  const sec = (name: string): RawSection | undefined => raw.sections.get(name);
   const err: ErrFn = (file, line, section, key, detail) => {
     errors.push(new PolicyError(file ?? '<built-in>', line, section, key, detail));
   };
-  const cpus = sec('cpus');
-  const net = sec('net');
-  const agent = sec('agent');
-  const metrics = sec('metrics');
-  const { defaults, broken: defaultsBroken } = resolveDefaults(sec('defaults'), b, err);
-  const sections: PolicySection[] = [];
-  for (const s of raw.sections.values()) if (s.kind === 'net:' || s.kind === 'irq:') sections.push(resolveSection(s, defaults, defaultsBroken, err));
+  // Every fixed-section key: the table's default (builtinPolicy), replaced by the value a file
+  // set — also when that value is null (`listen = off`, `textfile-directory = off`).
+  const policy = builtinPolicy();
+  policy.files = [...raw.files];
+  for (const kind of FIXED_SECTIONS) {
+    const s = raw.sections.get(kind);
+    const target = objectOf(policy, kind);
+    for (const spec of specsOf(kind)) {
+      const v = loaded(s, spec);
+      if (v !== undefined) target[spec.field] = v;
+    }
+  }
+  // [defaults] pin only counts with strategy = pin (checked: required there, an error elsewhere).
+  const d = raw.sections.get('defaults');
+  const defaultsBroken = d?.broken ?? false;
+  if (!defaultsBroken) policy.defaults.pin = checkPin(d, 'defaults', policy.defaults.strategy, undefined, err);
+  for (const s of raw.sections.values()) if (s.kind === 'net:' || s.kind === 'irq:') policy.sections.push(resolveSection(s, policy.defaults, defaultsBroken, err));
   const serialSections = resolveSerial(raw, err);
-
-  return {
-    files: [...raw.files],
-    cpus: copy(val<number[] | null>(cpus, 'cpus') ?? b.cpus),
-    excludeCpus: [...(val<number[]>(cpus, 'exclude-cpus') ?? b.excludeCpus)],
-    allowIsolated: val<boolean>(cpus, 'allow-isolated') ?? b.allowIsolated,
-    allowNohzFull: val<boolean>(cpus, 'allow-nohz-full') ?? b.allowNohzFull,
-    onlineHotplugged: val<boolean>(cpus, 'online-hotplugged') ?? b.onlineHotplugged,
-    rpsSockFlowEntries: val<number>(net, 'rps-sock-flow-entries') ?? b.rpsSockFlowEntries,
-    defaults: { ...defaults, pin: copy(defaults.pin) },
-    sections,
-    // Only present when used, so a policy without serial ports keeps its earlier shape.
-    ...(serialSections.length > 0 ? { serialSections } : {}),
-    agent: {
-      settleMs: val<number>(agent, 'settle-ms') ?? b.agent.settleMs,
-      resyncIntervalS: val<number>(agent, 'resync-interval') ?? b.agent.resyncIntervalS,
-      stateFile: val<string>(agent, 'state-file') ?? b.agent.stateFile,
-    },
-    metrics: resolveMetrics(metrics, b.metrics),
-  };
+  // Only present when used, so a policy without serial ports keeps its earlier shape.
+  if (serialSections.length > 0) policy.serialSections = serialSections;
+  return policy;
 }
 
-/** [metrics]: a key set to `off` parses to null, which must win over the default. */
-function resolveMetrics(s: RawSection | undefined, b: Policy['metrics']): Policy['metrics'] {
-  const dir = s?.keys.get('textfile-directory');
-  const listen = s?.keys.get('listen');
-  const addr = listen?.value as ListenAddress | null | undefined;
-  return {
-    textfileDirectory: dir !== undefined ? (dir.value as string | null) : b.textfileDirectory,
-    listen: addr ? { ...addr, file: listen!.file, line: listen!.line } : null,
-  };
-}
-
-/** [defaults]: what every [net:*] and [irq:*] section inherits. `broken`: its errors are already reported. */
-function resolveDefaults(d: RawSection | undefined, b: Policy, err: ErrFn): { defaults: Policy['defaults']; broken: boolean } {
-  const defaults: Policy['defaults'] = {
-    strategy: val<Strategy>(d, 'strategy') ?? b.defaults.strategy,
-    pin: null,
-    rps: val<TriState>(d, 'rps') ?? b.defaults.rps,
-    xps: val<TriState>(d, 'xps') ?? b.defaults.xps,
-    rpsFlowCnt: val<number>(d, 'rps-flow-cnt') ?? b.defaults.rpsFlowCnt,
-    crossNode: val<boolean>(d, 'cross-node') ?? b.defaults.crossNode,
-  };
-  const broken = d?.broken ?? false;
-  defaults.pin = broken ? (val<number[]>(d, 'pin') ?? null) : checkPin(d, 'defaults', defaults.strategy, undefined, err);
-  return { defaults, broken };
+/** The match-* keys a section sets, as its `match`; an error when it sets none. */
+function resolveMatch<M extends object>(s: RawSection, err: ErrFn): M {
+  const match: Record<string, unknown> = {};
+  const specs = matchSpecsOf(s.kind);
+  for (const spec of specs) {
+    const v = loaded(s, spec);
+    if (v !== undefined) match[spec.field] = v;
+  }
+  if (Object.keys(match).length === 0 && !s.broken) {
+    err(s.file, s.line, s.name, null, `no ${specs.map((k) => k.key).join(', ')} key: the section would match nothing`);
+  }
+  return match as M;
 }
 
 /** One [net:*] or [irq:*] section, complete: what it does not say comes from [defaults]. */
 function resolveSection(s: RawSection, defaults: Policy['defaults'], defaultsBroken: boolean, err: ErrFn): PolicySection {
-  const kind = s.kind === 'net:' ? 'net' : 'irq';
-  const match: Match = {};
-  const matchKeys: [keyof Match, string][] =
-    kind === 'net'
-      ? [['name', 'match-name'], ['driver', 'match-driver'], ['pci', 'match-pci'], ['mac', 'match-mac']]
-      : [['irq', 'match-irq']];
-  for (const [field, key] of matchKeys) {
-    const v = val<string[]>(s, key);
-    if (v !== undefined) match[field] = [...v];
-  }
-  if (Object.keys(match).length === 0 && !s.broken) {
-    const need = matchKeys.map(([, k]) => k).join(', ');
-    err(s.file, s.line, s.name, null, `no ${need} key: the section would match nothing`);
-  }
+  const match = resolveMatch<Match>(s, err);
   const strategy = val<Strategy>(s, 'strategy') ?? defaults.strategy;
   // A section that inherits [defaults] strategy = pin without pin would only repeat the
   // error already reported for [defaults].
   const echoesDefaults = !s.keys.has('strategy') && !s.keys.has('pin') && strategy === 'pin' && defaults.pin === null;
   const skipChecks = s.broken || defaultsBroken || echoesDefaults;
   const pin = skipChecks ? (val<number[]>(s, 'pin') ?? (strategy === 'pin' ? defaults.pin : null)) : checkPin(s, s.name, strategy, defaults.pin, err);
-  // [irq:*] sections only take match-irq, strategy and pin; the rest is inherited so that
-  // every PolicySection is complete and the planner never meets an undefined field.
+  // Every other key [defaults] has: the section's own value, else the inherited one. [irq:*]
+  // sections only take match-irq, strategy and pin; the rest is inherited so that every
+  // PolicySection is complete and the planner never meets an undefined field.
+  const inherited: Record<string, unknown> = {};
+  const from = defaults as unknown as Record<string, unknown>;
+  for (const spec of specsOf('defaults')) {
+    if (spec.key === 'strategy' || spec.key === 'pin') continue;
+    inherited[spec.field] = loaded(s, spec) ?? structuredClone(from[spec.field]);
+  }
   return {
     name: s.name,
-    kind,
+    kind: s.kind === 'net:' ? 'net' : 'irq',
     match,
     strategy,
     pin,
-    rps: val<TriState>(s, 'rps') ?? defaults.rps,
-    xps: val<TriState>(s, 'xps') ?? defaults.xps,
-    rpsFlowCnt: val<number>(s, 'rps-flow-cnt') ?? defaults.rpsFlowCnt,
-    crossNode: val<boolean>(s, 'cross-node') ?? defaults.crossNode,
+    ...(inherited as Pick<PolicySection, 'rps' | 'xps' | 'rpsFlowCnt' | 'crossNode'>),
     file: s.file ?? '<built-in>',
     line: s.line ?? 0,
   };
 }
 
 type ErrFn = (file: string | null, line: number | null, section: string, key: string | null, detail: string) => void;
-
-const SERIAL_MATCH_KEYS: [keyof SerialMatch, string][] = [
-  ['path', 'match-path'],
-  ['byId', 'match-by-id'],
-  ['usbId', 'match-usb-id'],
-  ['serial', 'match-serial'],
-];
 
 /**
  * [serial:*] sections. They inherit nothing from [defaults] (that section is about NICs):
@@ -421,19 +399,13 @@ const SERIAL_MATCH_KEYS: [keyof SerialMatch, string][] = [
  */
 function resolveSerial(raw: RawPolicy, err: ErrFn): SerialSection[] {
   const out: SerialSection[] = [];
+  const strategyDefault = specsOf('serial:').find((k) => k.key === 'strategy')!.default as SerialSection['strategy'];
   for (const s of raw.sections.values()) {
     if (s.kind !== 'serial:') continue;
-    const match: SerialMatch = {};
-    for (const [field, key] of SERIAL_MATCH_KEYS) {
-      const v = s.keys.get(key)?.value as string[] | undefined;
-      if (v !== undefined) match[field] = [...v];
-    }
-    if (Object.keys(match).length === 0 && !s.broken) {
-      err(s.file, s.line, s.name, null, `no ${SERIAL_MATCH_KEYS.map(([, k]) => k).join(', ')} key: the section would match nothing`);
-    }
-    const strategy = (s.keys.get('strategy')?.value as SerialSection['strategy'] | undefined) ?? 'pin';
+    const match = resolveMatch<SerialMatch>(s, err);
+    const strategy = val<SerialSection['strategy']>(s, 'strategy') ?? strategyDefault;
     let pin: number[] | null;
-    if (s.broken) pin = (s.keys.get('pin')?.value as number[] | undefined) ?? null;
+    if (s.broken) pin = val<number[]>(s, 'pin') ?? null;
     else if (!s.keys.has('strategy') && !s.keys.has('pin')) {
       err(s.file, s.line, s.name, 'pin', 'required: the CPUs for the port\'s IRQ (a cpulist, e.g. pin = 1), or strategy = ignore');
       pin = null;
@@ -472,74 +444,39 @@ function rawOf(p: Policy): RawPolicy {
   const known = rawOfPolicy.get(p);
   if (known) return known;
   const file = p.files.at(-1) ?? '<policy>';
-  const set = (m: Map<string, Setting>, key: string, value: unknown, f = file, line: number | null = null): void => {
-    if (value !== null && value !== undefined) m.set(key, { value, file: f, line });
-  };
   const sections = new Map<string, RawSection>();
-  const fixed = (name: string): Map<string, Setting> => {
+  // Each key of the section's object, as if written out: a null that only means "the
+  // default" is left unset; a null that is a value of its own (textfile-directory = off)
+  // is kept; pin only with strategy = pin.
+  const keysOf = (kind: SectionKind, o: Record<string, unknown>, f: string, line: number | null): Map<string, Setting> => {
     const keys = new Map<string, Setting>();
-    sections.set(name, { name, kind: name as SectionKind, file, line: null, keys, broken: false });
+    const match = (o.match ?? {}) as Record<string, unknown>;
+    for (const spec of specsOf(kind)) {
+      const v = spec.match ? match[spec.field] : o[spec.field];
+      if (v === undefined || (v === null && (spec.default ?? null) === null)) continue;
+      if (spec.key === 'pin' && o.strategy !== 'pin') continue;
+      if (spec.origin && v !== null) {
+        const { file: vf, line: vl, ...value } = v as { file: string; line: number | null };
+        keys.set(spec.key, { value, file: vf, line: vl });
+      } else keys.set(spec.key, { value: v, file: f, line });
+    }
     return keys;
   };
-  const c = fixed('cpus');
-  set(c, 'cpus', p.cpus ?? null);
-  set(c, 'exclude-cpus', p.excludeCpus);
-  set(c, 'allow-isolated', p.allowIsolated);
-  set(c, 'allow-nohz-full', p.allowNohzFull);
-  set(c, 'online-hotplugged', p.onlineHotplugged);
-  const d = fixed('defaults');
-  set(d, 'strategy', p.defaults.strategy);
-  set(d, 'pin', p.defaults.strategy === 'pin' ? p.defaults.pin : null);
-  set(d, 'rps', p.defaults.rps);
-  set(d, 'xps', p.defaults.xps);
-  set(d, 'rps-flow-cnt', p.defaults.rpsFlowCnt);
-  set(d, 'cross-node', p.defaults.crossNode);
-  set(fixed('net'), 'rps-sock-flow-entries', p.rpsSockFlowEntries);
-  const a = fixed('agent');
-  set(a, 'settle-ms', p.agent.settleMs);
-  set(a, 'resync-interval', p.agent.resyncIntervalS);
-  set(a, 'state-file', p.agent.stateFile);
-  const m = fixed('metrics');
-  // null is "off" here, not "unset": write it as the value that parses to null.
-  m.set('textfile-directory', { value: p.metrics.textfileDirectory, file, line: null });
-  if (p.metrics.listen) m.set('listen', { value: { host: p.metrics.listen.host, port: p.metrics.listen.port }, file: p.metrics.listen.file, line: p.metrics.listen.line });
+  for (const kind of FIXED_SECTIONS) {
+    sections.set(kind, { name: kind, kind, file, line: null, keys: keysOf(kind, objectOf(p, kind), file, null), broken: false });
+  }
   for (const s of p.sections) {
-    const keys = new Map<string, Setting>();
-    const at = (key: string, v: unknown): void => set(keys, key, v, s.file, s.line);
-    at('strategy', s.strategy);
-    at('pin', s.strategy === 'pin' ? s.pin : null);
-    if (s.kind === 'net') {
-      at('match-name', s.match.name);
-      at('match-driver', s.match.driver);
-      at('match-pci', s.match.pci);
-      at('match-mac', s.match.mac);
-      at('rps', s.rps);
-      at('xps', s.xps);
-      at('rps-flow-cnt', s.rpsFlowCnt);
-      at('cross-node', s.crossNode);
-    } else {
-      at('match-irq', s.match.irq);
-    }
     const kind: SectionKind = s.kind === 'net' ? 'net:' : 'irq:';
-    sections.set(s.name, { name: s.name, kind, file: s.file, line: s.line, keys, broken: false });
+    sections.set(s.name, { name: s.name, kind, file: s.file, line: s.line, keys: keysOf(kind, s as unknown as Record<string, unknown>, s.file, s.line), broken: false });
   }
   for (const s of p.serialSections ?? []) {
-    const keys = new Map<string, Setting>();
-    const at = (key: string, v: unknown): void => set(keys, key, v, s.file, s.line);
-    for (const [field, key] of SERIAL_MATCH_KEYS) at(key, s.match[field]);
-    at('strategy', s.strategy);
-    at('pin', s.strategy === 'pin' ? s.pin : null);
-    sections.set(s.name, { name: s.name, kind: 'serial:', file: s.file, line: s.line, keys, broken: false });
+    sections.set(s.name, { name: s.name, kind: 'serial:', file: s.file, line: s.line, keys: keysOf('serial:', s as unknown as Record<string, unknown>, s.file, s.line), broken: false });
   }
   return { files: [...p.files], sections };
 }
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-function copy(a: number[] | null): number[] | null {
-  return a === null ? null : [...a];
-}
 
 /** Largest policy file read; a real one is a few KB. */
 export const MAX_POLICY_BYTES = 1024 * 1024;

@@ -1,10 +1,12 @@
 // policy/schema — every section and key affinityd understands: where it may appear, how its
-// value is parsed, and its built-in default. etc/affinityd.ini documents the same table for
-// people; test/policy.test.ts checks that the two agree (parse of the shipped file ==
-// builtinPolicy(), and every key here appears in the file).
+// value is parsed, where it lives in a Policy, its built-in default and how check-config
+// writes it. The loader (policy.ts), the built-in policy and the formatter (format.ts) are
+// walks over this one table, so a new key is one line here plus its documentation in
+// etc/affinityd.ini. test/policy-schema.test.ts checks the table against that file in both
+// directions, and that every key of the table loads, shows in check-config and reads back.
 
 import { isIP } from 'node:net';
-import { parseCpuList, CpuFormatError } from '../cpumask/cpumask.js';
+import { formatCpuList, parseCpuList, CpuFormatError } from '../cpumask/cpumask.js';
 import type { Policy, Strategy, TriState } from '../types.js';
 import { compileGlob, GlobError, parseIrqNumberPattern, splitList } from './match.js';
 import { clip } from '../text/printable.js';
@@ -30,6 +32,21 @@ export interface KeySpec {
   sections: readonly SectionKind[];
   /** Parses a non-empty value (an empty value resets the key to its default). */
   parse(value: string): unknown;
+  /**
+   * Field that holds the value in the section's object (objectOf: the Policy itself for
+   * [cpus] and [net], Policy.defaults, .agent, .metrics, a PolicySection, a SerialSection);
+   * for `match` keys, the field of the section's `match`.
+   */
+  field: string;
+  match?: true;
+  /** Built-in value in [defaults] and the fixed sections; null is "unset" (or `off`, per format). */
+  default?: unknown;
+  /** The value as check-config writes it (parses back to the same); null: not written. */
+  format(value: never): string | null;
+  /** For a null value: what leaving the key unset means, written as a commented-out key. */
+  unset?: string;
+  /** The loaded value carries the file and line that set it (listen: "address in use" names its line). */
+  origin?: true;
 }
 
 const STRATEGIES: readonly Strategy[] = ['spread', 'node', 'pin', 'ignore'];
@@ -218,33 +235,44 @@ function checkUsbId(g: string): string | null {
 
 const NET_SECTION: SectionKind[] = ['defaults', 'net:'];
 
+const list = (v: string[]): string => v.join(' ');
+const cpus = (v: number[] | null): string | null => (v === null ? null : formatCpuList(v));
+const str = (v: string | number | boolean): string => String(v);
+
+function formatListen(l: ListenAddress | null): string {
+  return l === null ? 'off' : l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
 export const KEYS: readonly KeySpec[] = [
-  { key: 'cpus', sections: ['cpus'], parse: cpusOrAll },
-  { key: 'exclude-cpus', sections: ['cpus'], parse: cpuList },
-  { key: 'allow-isolated', sections: ['cpus'], parse: parseBool },
-  { key: 'allow-nohz-full', sections: ['cpus'], parse: parseBool },
-  { key: 'online-hotplugged', sections: ['cpus'], parse: parseBool },
+  { key: 'cpus', sections: ['cpus'], parse: cpusOrAll, field: 'cpus', default: null, format: (v: number[] | null) => (v === null ? 'all' : formatCpuList(v)) },
+  { key: 'exclude-cpus', sections: ['cpus'], parse: cpuList, field: 'excludeCpus', default: [], format: formatCpuList },
+  { key: 'allow-isolated', sections: ['cpus'], parse: parseBool, field: 'allowIsolated', default: false, format: str },
+  { key: 'allow-nohz-full', sections: ['cpus'], parse: parseBool, field: 'allowNohzFull', default: false, format: str },
+  { key: 'online-hotplugged', sections: ['cpus'], parse: parseBool, field: 'onlineHotplugged', default: false, format: str },
 
-  { key: 'match-name', sections: ['net:'], parse: globList('interface name', false, checkIfname) },
-  { key: 'match-driver', sections: ['net:'], parse: globList('driver', false) },
-  { key: 'match-pci', sections: ['net:'], parse: globList('PCI address', true, checkPci) },
-  { key: 'match-mac', sections: ['net:'], parse: globList('MAC address', true, checkMac) },
-  { key: 'match-irq', sections: ['irq:'], parse: irqPatterns },
-  { key: 'strategy', sections: ['defaults', 'net:', 'irq:'], parse: oneOf(STRATEGIES) },
-  { key: 'pin', sections: ['defaults', 'net:', 'irq:'], parse: cpuList },
-  { key: 'rps', sections: NET_SECTION, parse: oneOf(TRISTATES) },
-  { key: 'xps', sections: NET_SECTION, parse: oneOf(TRISTATES) },
-  { key: 'rps-flow-cnt', sections: NET_SECTION, parse: intIn(0, MAX_RPS_FLOW_CNT) },
-  { key: 'cross-node', sections: NET_SECTION, parse: parseBool },
+  { key: 'match-name', sections: ['net:'], parse: globList('interface name', false, checkIfname), field: 'name', match: true, format: list },
+  { key: 'match-driver', sections: ['net:'], parse: globList('driver', false), field: 'driver', match: true, format: list },
+  { key: 'match-pci', sections: ['net:'], parse: globList('PCI address', true, checkPci), field: 'pci', match: true, format: list },
+  { key: 'match-mac', sections: ['net:'], parse: globList('MAC address', true, checkMac), field: 'mac', match: true, format: list },
+  { key: 'match-irq', sections: ['irq:'], parse: irqPatterns, field: 'irq', match: true, format: list },
+  { key: 'strategy', sections: ['defaults', 'net:', 'irq:'], parse: oneOf(STRATEGIES), field: 'strategy', default: 'spread', format: str },
+  { key: 'pin', sections: ['defaults', 'net:', 'irq:'], parse: cpuList, field: 'pin', default: null, format: cpus },
+  { key: 'rps', sections: NET_SECTION, parse: oneOf(TRISTATES), field: 'rps', default: 'auto', format: str },
+  { key: 'xps', sections: NET_SECTION, parse: oneOf(TRISTATES), field: 'xps', default: 'auto', format: str },
+  { key: 'rps-flow-cnt', sections: NET_SECTION, parse: intIn(0, MAX_RPS_FLOW_CNT), field: 'rpsFlowCnt', default: null, format: str, unset: "leave each queue's rps_flow_cnt alone" },
+  { key: 'cross-node', sections: NET_SECTION, parse: parseBool, field: 'crossNode', default: false, format: str },
 
-  { key: 'rps-sock-flow-entries', sections: ['net'], parse: intIn(0, MAX_SOCK_FLOW_ENTRIES) },
+  { key: 'rps-sock-flow-entries', sections: ['net'], parse: intIn(0, MAX_SOCK_FLOW_ENTRIES), field: 'rpsSockFlowEntries', default: null, format: str, unset: 'leave net.core.rps_sock_flow_entries alone' },
 
-  { key: 'settle-ms', sections: ['agent'], parse: intIn(0, MAX_SETTLE_MS, ' ms') },
-  { key: 'resync-interval', sections: ['agent'], parse: intIn(0, MAX_RESYNC_S, ' s') },
-  { key: 'state-file', sections: ['agent'], parse: stateFile },
+  // settle-ms 20: a 64-CPU online burst and a NIC add's dozen uevents arrive within a few ms
+  // of each other; 20 ms gathers them into one pass and still keeps p95 reaction under 50 ms.
+  { key: 'settle-ms', sections: ['agent'], parse: intIn(0, MAX_SETTLE_MS, ' ms'), field: 'settleMs', default: 20, format: str },
+  { key: 'resync-interval', sections: ['agent'], parse: intIn(0, MAX_RESYNC_S, ' s'), field: 'resyncIntervalS', default: 0, format: str },
+  { key: 'state-file', sections: ['agent'], parse: stateFile, field: 'stateFile', default: '/var/lib/affinityd/state.json', format: str },
 
-  { key: 'textfile-directory', sections: ['metrics'], parse: dirOrOff },
-  { key: 'listen', sections: ['metrics'], parse: parseListen },
+  // Debian's prometheus-node-exporter reads this directory by default (--collector.textfile.directory).
+  { key: 'textfile-directory', sections: ['metrics'], parse: dirOrOff, field: 'textfileDirectory', default: '/var/lib/prometheus/node-exporter', format: (v: string | null) => v ?? 'off' },
+  { key: 'listen', sections: ['metrics'], parse: parseListen, field: 'listen', default: null, format: formatListen, origin: true },
 ];
 
 export const KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((k) => [k.key, k]));
@@ -257,12 +285,13 @@ export const SERIAL_STRATEGIES = ['pin', 'ignore'] as const;
  * than in [defaults]/[net:*]/[irq:*]; the other sections' messages stay as they were.
  */
 export const SERIAL_KEYS: readonly KeySpec[] = [
-  { key: 'match-path', sections: ['serial:'], parse: globList('device path', false, checkDevPath) },
-  { key: 'match-by-id', sections: ['serial:'], parse: byIdGlobs },
-  { key: 'match-usb-id', sections: ['serial:'], parse: globList('USB id', true, checkUsbId) },
-  { key: 'match-serial', sections: ['serial:'], parse: globList('USB serial number', false) },
-  { key: 'strategy', sections: ['serial:'], parse: oneOf(SERIAL_STRATEGIES) },
-  { key: 'pin', sections: ['serial:'], parse: cpuList },
+  { key: 'match-path', sections: ['serial:'], parse: globList('device path', false, checkDevPath), field: 'path', match: true, format: list },
+  { key: 'match-by-id', sections: ['serial:'], parse: byIdGlobs, field: 'byId', match: true, format: list },
+  { key: 'match-usb-id', sections: ['serial:'], parse: globList('USB id', true, checkUsbId), field: 'usbId', match: true, format: list },
+  { key: 'match-serial', sections: ['serial:'], parse: globList('USB serial number', false), field: 'serial', match: true, format: list },
+  // pin by default: pinning is what a [serial:*] section is for.
+  { key: 'strategy', sections: ['serial:'], parse: oneOf(SERIAL_STRATEGIES), field: 'strategy', default: 'pin', format: str },
+  { key: 'pin', sections: ['serial:'], parse: cpuList, field: 'pin', format: cpus },
 ];
 
 export const SERIAL_KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(SERIAL_KEYS.map((k) => [k.key, k]));
@@ -278,8 +307,30 @@ export function kindsOf(key: string): SectionKind[] {
   return [...(KEY_BY_NAME.get(key)?.sections ?? SERIAL_KEY_BY_NAME.get(key)?.sections ?? [])];
 }
 
+/** The keys of a section kind, in table order (the order check-config writes them in). */
+export function specsOf(kind: SectionKind): KeySpec[] {
+  return (kind === 'serial:' ? SERIAL_KEYS : KEYS).filter((k) => k.sections.includes(kind));
+}
+
 export function keysOf(kind: SectionKind): string[] {
-  return (kind === 'serial:' ? SERIAL_KEYS : KEYS).filter((k) => k.sections.includes(kind)).map((k) => k.key);
+  return specsOf(kind).map((k) => k.key);
+}
+
+/** The match-* keys of a labelled section kind. */
+export function matchSpecsOf(kind: SectionKind): KeySpec[] {
+  return specsOf(kind).filter((k) => k.match);
+}
+
+type FixedSection = (typeof FIXED_SECTIONS)[number];
+
+/**
+ * The object that holds a fixed section's keys in a Policy. Fields are addressed by name
+ * (KeySpec.field), so the object is seen as a record here; the table's test proves every
+ * field lands where the Policy type says.
+ */
+export function objectOf(p: Policy, kind: FixedSection): Record<string, unknown> {
+  const o = kind === 'cpus' || kind === 'net' ? p : kind === 'defaults' ? p.defaults : kind === 'agent' ? p.agent : p.metrics;
+  return o as unknown as Record<string, unknown>;
 }
 
 /** "[cpus]", "[net:<label>]" — how a section kind is written in messages. */
@@ -299,23 +350,23 @@ export function sectionKind(name: string): SectionKind | null {
 }
 
 /**
- * The built-in policy. etc/affinityd.ini's active lines must say exactly this (tested).
- * settle-ms 20: a 64-CPU online burst and a NIC add's dozen uevents arrive within a few ms
- * of each other; 20 ms gathers them into one pass and still keeps p95 reaction under 50 ms.
+ * The built-in policy: every fixed-section key at its table default. etc/affinityd.ini's
+ * active lines must say exactly this (tested).
  */
 export function builtinPolicy(): Policy {
-  return {
-    files: [],
-    cpus: null,
-    excludeCpus: [],
-    allowIsolated: false,
-    allowNohzFull: false,
-    onlineHotplugged: false,
-    rpsSockFlowEntries: null,
-    defaults: { strategy: 'spread', pin: null, rps: 'auto', xps: 'auto', rpsFlowCnt: null, crossNode: false },
-    sections: [],
-    agent: { settleMs: 20, resyncIntervalS: 0, stateFile: '/var/lib/affinityd/state.json' },
-    // Debian's prometheus-node-exporter reads this directory by default (--collector.textfile.directory).
-    metrics: { textfileDirectory: '/var/lib/prometheus/node-exporter', listen: null },
+  // Built in the order `check-config --json` has always shown: top-level keys first.
+  const p = { files: [] } as unknown as Policy;
+  const fill = (kind: FixedSection): void => {
+    for (const spec of specsOf(kind)) objectOf(p, kind)[spec.field] = structuredClone(spec.default);
   };
+  fill('cpus');
+  fill('net');
+  p.defaults = {} as Policy['defaults'];
+  fill('defaults');
+  p.sections = [];
+  p.agent = {} as Policy['agent'];
+  fill('agent');
+  p.metrics = {} as Policy['metrics'];
+  fill('metrics');
+  return p;
 }
