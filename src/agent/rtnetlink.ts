@@ -4,6 +4,7 @@
 // IRQs.
 
 import { Observable, defer, filter, type MonoTypeOperatorFunction } from 'rxjs';
+import { netlinkSource$ } from './netlink-source.js';
 import type { AgentEvent } from './events.js';
 import { openLinkSocket, type LinkHandlers, type NlHandle } from './netlink-adapter.js';
 
@@ -47,42 +48,22 @@ export function links$(opts: LinkSourceOptions = {}): Observable<AgentEvent> {
     opts.onDropped?.(`rtnetlink message from userspace port ${from.port} dropped: only the kernel (port 0) is trusted`);
     return false;
   };
-  return new Observable<AgentEvent>((subscriber) => {
-    let handle: NlHandle;
-    try {
-      handle = open({
-        onLink(n, from) {
-          stats.received++;
-          if (!fromKernel(from)) return;
-          stats.emitted++;
-          subscriber.next({ kind: 'link', type: n.type, ifindex: n.ifindex, ifname: n.ifname, up: n.up, running: n.running });
-        },
-        onInvalid(why, from) {
-          stats.received++;
-          if (!fromKernel(from)) return;
-          stats.droppedInvalid++;
-          opts.onDropped?.(why);
-          // We cannot tell which link changed: let a full pass find out.
-          subscriber.next({ kind: 'resync', reason: 'undecodable rtnetlink message' });
-        },
-        onError(err) {
-          // libuv reports a netlink socket's EPOLLERR (a pending overrun) as EBADF from poll,
-          // after which the binding has closed the socket: resync, then error so it re-opens.
-          if (err.code === 'ENOBUFS' || err.fatal) {
-            stats.overruns++;
-            subscriber.next({ kind: 'resync', reason: 'rtnetlink overrun' });
-            if (!err.fatal) return;
-          }
-          stats.errors++;
-          subscriber.error(new Error(`rtnetlink socket: ${err.message} (${err.code})`));
-        },
-      });
-    } catch (e) {
-      subscriber.error(new Error(`cannot open rtnetlink socket: ${e instanceof Error ? e.message : String(e)}`));
-      return;
-    }
-    return () => handle.close();
-  });
+  return netlinkSource$('rtnetlink', stats, open, (next) => ({
+    onLink(n, from) {
+      stats.received++;
+      if (!fromKernel(from)) return;
+      stats.emitted++;
+      next({ kind: 'link', type: n.type, ifindex: n.ifindex, ifname: n.ifname, up: n.up, running: n.running });
+    },
+    onInvalid(why, from) {
+      stats.received++;
+      if (!fromKernel(from)) return;
+      stats.droppedInvalid++;
+      opts.onDropped?.(why);
+      // We cannot tell which link changed: let a full pass find out.
+      next({ kind: 'resync', reason: 'undecodable rtnetlink message' });
+    },
+  }) satisfies Omit<LinkHandlers, 'onError'>);
 }
 
 /**

@@ -10,7 +10,8 @@
 // root process can multicast to group 1, but the kernel stamps its real port on the datagram
 // and a userspace socket can never own port 0, so the check cannot be spoofed.
 
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { netlinkSource$ } from './netlink-source.js';
 import type { AgentEvent } from './events.js';
 import { openUeventSocket, type NlHandle, type UeventHandlers } from './netlink-adapter.js';
 
@@ -155,57 +156,37 @@ export interface UeventSourceOptions {
  */
 export function uevents$(opts: UeventSourceOptions = {}): Observable<AgentEvent> {
   const open = opts.open ?? ((h: UeventHandlers) => openUeventSocket(h, { recvBufferSize: opts.recvBufferSize }));
-  return new Observable<AgentEvent>((subscriber) => {
-    const drop = (counter: 'droppedSender' | 'droppedMalformed', why: string): void => {
-      stats[counter]++;
-      opts.onDropped?.(why);
-    };
-    let handle: NlHandle;
-    try {
-      handle = open({
-        onMessage(buf, from) {
-          stats.received++;
-          if (from.port !== 0) {
-            drop('droppedSender', `uevent from userspace port ${from.port} dropped: only the kernel (port 0) is trusted`);
-            return;
-          }
-          const u = parseUevent(buf);
-          if (!u.ok) {
-            drop('droppedMalformed', `malformed kernel uevent dropped: ${u.error}`);
-            return;
-          }
-          const ev = ueventToEvent(u);
-          if (ev === null) {
-            stats.ignored++;
-            return;
-          }
-          stats.emitted++;
-          subscriber.next(ev);
-        },
-        onTruncated(from) {
-          stats.received++;
-          drop('droppedMalformed', `truncated uevent from port ${from.port} dropped`);
-          // Part of an event is lost: only a full pass can tell what it was.
-          if (from.port === 0) subscriber.next({ kind: 'resync', reason: 'uevent truncated' });
-        },
-        onError(err) {
-          // libuv reports a netlink socket's EPOLLERR (a pending overrun) as EBADF from poll,
-          // after which the binding has closed the socket: resync, then error so it re-opens.
-          if (err.code === 'ENOBUFS' || err.fatal) {
-            stats.overruns++;
-            subscriber.next({ kind: 'resync', reason: 'uevent overrun' });
-            if (!err.fatal) return;
-          }
-          stats.errors++;
-          subscriber.error(new Error(`uevent socket: ${err.message} (${err.code})`));
-        },
-      });
-    } catch (e) {
-      subscriber.error(new Error(`cannot open uevent socket: ${e instanceof Error ? e.message : String(e)}`));
-      return;
-    }
-    return () => handle.close();
-  });
+  const drop = (counter: 'droppedSender' | 'droppedMalformed', why: string): void => {
+    stats[counter]++;
+    opts.onDropped?.(why);
+  };
+  return netlinkSource$('uevent', stats, open, (next) => ({
+    onMessage(buf, from) {
+      stats.received++;
+      if (from.port !== 0) {
+        drop('droppedSender', `uevent from userspace port ${from.port} dropped: only the kernel (port 0) is trusted`);
+        return;
+      }
+      const u = parseUevent(buf);
+      if (!u.ok) {
+        drop('droppedMalformed', `malformed kernel uevent dropped: ${u.error}`);
+        return;
+      }
+      const ev = ueventToEvent(u);
+      if (ev === null) {
+        stats.ignored++;
+        return;
+      }
+      stats.emitted++;
+      next(ev);
+    },
+    onTruncated(from) {
+      stats.received++;
+      drop('droppedMalformed', `truncated uevent from port ${from.port} dropped`);
+      // Part of an event is lost: only a full pass can tell what it was.
+      if (from.port === 0) next({ kind: 'resync', reason: 'uevent truncated' });
+    },
+  }) satisfies Omit<UeventHandlers, 'onError'>);
 }
 
 function fail(error: string): UeventParse {
