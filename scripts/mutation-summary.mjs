@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// mutation-summary — per-module figures and the surviving mutants from Stryker's JSON report
-// (reports/mutation/mutation.json, written by `npm run mutate`), for docs/mutation.md.
+// mutation-summary — per-module figures and the surviving mutants from Stryker's JSON reports
+// (reports/mutation/mutation.json, written by `npm run mutate`, or several reports of runs
+// made module by module: a file in a later report replaces the same file of an earlier one),
+// for docs/mutation.md.
 // Score = (killed + timeout) / (killed + timeout + survived + no coverage), Stryker's own.
 import * as fs from 'node:fs';
 
-const file = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'reports/mutation/mutation.json';
-const report = JSON.parse(fs.readFileSync(file, 'utf8'));
+const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const report = { files: {} };
+for (const file of files.length > 0 ? files : ['reports/mutation/mutation.json']) {
+  Object.assign(report.files, JSON.parse(fs.readFileSync(file, 'utf8')).files);
+}
 const rows = [];
 const survivors = [];
 const total = { killed: 0, timeout: 0, survived: 0, noCoverage: 0, ignored: 0, other: 0 };
