@@ -97,3 +97,29 @@ test('rps_flow_cnt and the global flow table: numbers, written only when they di
   assert.equal(unknownOld[0]!.old, '');
   for (const s of [{ current: 5, desired: 5 }, { current: null, desired: 5 }, { current: 5, desired: null }]) assert.deepEqual(diffPlan(planOf({ rpsSockFlowEntries: s }), 2), []);
 });
+
+test('IRQ writes of a non-queue IRQ and of a NIC misc vector carry no queue (and no interface when there is none)', () => {
+  const writes = diffPlan(
+    planOf({
+      irqs: [
+        irq(50, [0], [1]),
+        irq(51, [0], [1], { interface: 'eth0', queue: null, role: null }),
+        irq(52, [0], [1], { interface: null, queue: 2, role: 'tx' }),
+      ],
+    }),
+    2,
+  );
+  assert.deepEqual(
+    writes.map((w) => ({ irq: w.irq, interface: w.interface, queue: w.queue, keys: Object.keys(w).filter((k) => k === 'interface' || k === 'queue') })),
+    [
+      { irq: 50, interface: undefined, queue: undefined, keys: [] },
+      { irq: 51, interface: 'eth0', queue: undefined, keys: ['interface'] },
+      { irq: 52, interface: undefined, queue: undefined, keys: [] },
+    ],
+  );
+});
+
+test('rps_flow_cnt is an RPS queue setting: XPS queues never get a flow count write', () => {
+  const writes = diffPlan(planOf({ queues: [queue('xps', 0, [0], [0], { flowCnt: 64, currentFlowCnt: 0 }), queue('rps', 0, [0], [0], { flowCnt: 64, currentFlowCnt: 64 })] }), 2);
+  assert.deepEqual(writes, []);
+});
