@@ -1,0 +1,144 @@
+// reconcile() itself, on fixture trees: the audit trail of a pass (one record per change, then
+// one summary with its counts), the state it leaves (only what is in place), the managed-IRQ
+// hour (left alone until MANAGED_RETRY_MS has passed, then retried), refusals, and the bounded
+// re-plan when a CPU goes offline between the snapshot and a write. Fixture trees only.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MANAGED_RETRY_MS, reconcile, type PassOptions } from '../src/reconcile/reconcile.js';
+import { formatCpuList } from '../src/cpumask/cpumask.js';
+import { defaultPolicy } from '../src/policy/policy.js';
+import { emptyState, type AppliedState } from '../src/state/state.js';
+import type { AuditRecord } from '../src/audit/records.js';
+import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
+
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) removeFixture(r);
+});
+
+const NOW = new Date('2026-12-01T12:00:00.000Z');
+
+function pass(state: AppliedState, extra: Partial<PassOptions> = {}): { result: ReturnType<typeof reconcile>; records: AuditRecord[] } {
+  const root = extra.root ?? buildFixture(presets.vm2());
+  if (extra.root === undefined) roots.push(root);
+  const records: AuditRecord[] = [];
+  const result = reconcile({ root, policy: defaultPolicy(), state, trigger: 'test', audit: { record: (r) => records.push(r) }, now: () => NOW, ...extra });
+  return { result, records };
+}
+
+const summary = (records: AuditRecord[]): string => {
+  assert.equal(records.at(-1)?.kind, 'plan-summary', 'a pass ends with its summary');
+  assert.equal(records.filter((r) => r.kind === 'plan-summary').length, 1, 'one summary per pass');
+  return records.at(-1)!.message;
+};
+
+/** The first IRQ a pass on a fresh vm2 tree moves, with its action name. */
+function firstMovedIrq(): { irq: number; target: string } {
+  const { result } = pass(emptyState());
+  const c = result.report.changes.find((x) => x.write.kind === 'irq')!;
+  return { irq: c.write.irq!, target: c.write.target };
+}
+
+test('a pass: a record per change in order, one summary with the counts, the state of what is in place', () => {
+  const { result, records } = pass(emptyState());
+  const changes = result.report.changes;
+  assert.ok(changes.length > 0 && changes.every((c) => c.outcome === 'applied'), 'a fresh tree needs writes');
+  assert.equal(result.passes, 1);
+  assert.deepEqual(records.slice(0, -1).map((r) => [r.kind, r.target]), changes.map((c) => ['applied', c.write.target]));
+  assert.equal(summary(records), `plan applied (test): ${changes.length} changed, 0 skipped, 0 failed; CPUs ${formatCpuList(result.plan.allowedCpus)}`);
+  assert.equal(result.state.appliedAt, NOW.toISOString());
+  assert.equal(result.state.trigger, 'test');
+  for (const c of changes) assert.equal(result.state.targets[c.write.target], c.write.new, c.write.target);
+  assert.deepEqual(result.state.managed, {});
+  assert.equal(result.state.managedSince, undefined, 'no refusals, no managedSince');
+
+  // The same tree again: nothing to do, and the summary says so.
+  const again = pass(result.state, { root: roots.at(-1)! });
+  assert.deepEqual(again.result.report.changes, []);
+  assert.match(summary(again.records), /^plan applied \(test\): 0 changed, 0 skipped, 0 failed; CPUs /);
+  assert.deepEqual(again.result.state.targets, result.state.targets);
+});
+
+test('a dry run writes nothing, records only its summary and leaves the state as it was', () => {
+  const state = { ...emptyState(), appliedAt: '2026-11-30T00:00:00.000Z', trigger: 'before' };
+  const { result, records } = pass(state, { dryRun: true });
+  const n = result.report.changes.length;
+  assert.ok(n > 0 && result.report.changes.every((c) => c.outcome === 'dry-run'));
+  assert.equal(records.length, 1);
+  assert.equal(summary(records), `plan applied (test): ${n} changed, 0 skipped, 0 failed; CPUs ${formatCpuList(result.plan.allowedCpus)}`);
+  assert.equal(result.state, state);
+  // Nothing was written: a real pass on the same tree still has every change to make.
+  assert.equal(pass(emptyState(), { root: roots.at(-1)! }).result.report.changes.length, n);
+});
+
+test('a refused IRQ is remembered by name for MANAGED_RETRY_MS, then tried again', () => {
+  const moved = firstMovedIrq();
+  const refuse: PassOptions['apply'] = {
+    writeFile: (file, value) => {
+      if (file.endsWith(`/proc/irq/${moved.irq}/smp_affinity_list`)) throw Object.assign(new Error('EIO'), { code: 'EIO' });
+      fs.writeFileSync(file, value);
+    },
+  };
+  const first = pass(emptyState(), { apply: refuse });
+  const refused = first.result.report.changes.find((c) => c.write.target === moved.target)!;
+  assert.equal(refused.outcome, 'skipped-managed');
+  assert.equal(first.records.find((r) => r.target === moved.target)?.kind, 'skipped-managed');
+  assert.match(summary(first.records), /, 1 skipped, 0 failed;/);
+  const name = first.result.snapshot.irqs.find((i) => i.irq === moved.irq)!.name;
+  assert.deepEqual(first.result.state.managed, { [moved.irq]: name });
+  assert.deepEqual(first.result.state.managedSince, { [moved.irq]: NOW.toISOString() });
+  assert.equal(first.result.state.targets[moved.target], undefined, 'a refused target is not recorded as in place');
+
+  const at = (ms: number): AppliedState => ({ ...first.result.state, managedSince: { [moved.irq]: new Date(NOW.getTime() - ms).toISOString() } });
+  // One millisecond before the hour: still left alone, and its hour keeps its start.
+  const before = pass(at(MANAGED_RETRY_MS - 1));
+  assert.ok(!before.result.report.changes.some((c) => c.write.target === moved.target));
+  assert.deepEqual(before.result.state.managed, { [moved.irq]: name });
+  assert.deepEqual(before.result.state.managedSince, { [moved.irq]: new Date(NOW.getTime() - MANAGED_RETRY_MS + 1).toISOString() });
+  // At the hour: tried again, and forgotten once it moved.
+  const due = pass(at(MANAGED_RETRY_MS));
+  assert.equal(due.result.report.changes.find((c) => c.write.target === moved.target)?.outcome, 'applied');
+  assert.deepEqual(due.result.state.managed, {});
+
+  // No managedSince: the hour runs from appliedAt; an unreadable date counts as fresh, and
+  // the carried-over refusal then starts its hour now.
+  const old = { ...first.result.state, managedSince: undefined, appliedAt: new Date(NOW.getTime() - MANAGED_RETRY_MS).toISOString() };
+  assert.ok(pass(old).result.report.changes.some((c) => c.write.target === moved.target), 'appliedAt an hour ago: retried');
+  const unknown = pass({ ...first.result.state, managedSince: undefined, appliedAt: '' });
+  assert.ok(!unknown.result.report.changes.some((c) => c.write.target === moved.target), 'no date at all: left alone');
+  assert.deepEqual(unknown.result.state.managedSince, { [moved.irq]: NOW.toISOString() });
+});
+
+test('a CPU gone between snapshot and write re-plans, at most three times; a permission error stops at once', () => {
+  const moved = firstMovedIrq();
+  let tries = 0;
+  const offline: PassOptions['apply'] = {
+    writeFile: (file, value) => {
+      if (file.endsWith(`/proc/irq/${moved.irq}/smp_affinity_list`)) {
+        tries++;
+        throw Object.assign(new Error('EINVAL'), { code: 'EINVAL' });
+      }
+      fs.writeFileSync(file, value);
+    },
+  };
+  const { result, records } = pass(emptyState(), { apply: offline });
+  assert.equal(result.passes, 3);
+  assert.equal(tries, 3);
+  assert.equal(result.report.changes.filter((c) => c.outcome === 'needs-replan').length, 3, 'every attempt is reported');
+  assert.match(summary(records), /, 0 skipped, 1 failed;/, 'the summary counts the last pass');
+  assert.equal(records.filter((r) => r.kind === 'failed').length, 3);
+
+  const denied = pass(emptyState(), {
+    apply: {
+      writeFile: (file, value) => {
+        if (file.endsWith(`/proc/irq/${moved.irq}/smp_affinity_list`)) throw Object.assign(new Error('EINVAL'), { code: 'EINVAL' });
+        if (path.basename(file) === 'rps_cpus') throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+        fs.writeFileSync(file, value);
+      },
+    },
+  });
+  assert.equal(denied.result.passes, 1, 'no re-plan once writes are refused for permission');
+});
