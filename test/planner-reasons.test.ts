@@ -94,6 +94,15 @@ test('allowed CPUs: offline CPUs named, isolated and nohz_full left out, a fallb
   const irqaff = { ...s, topology: { ...s.topology, irqAffinityDefault: [1, 2] } };
   assert.deepEqual(allowedCpus(irqaff, defaultPolicy()).cpus, [1]);
   assert.deepEqual(allowedCpus(irqaff, policy('[cpus]\ncpus = 0-1\n')).cpus, [0, 1]);
+  // irqaffinity= naming no online CPU (or none at all) is ignored, not an empty set.
+  for (const irqAffinityDefault of [[], [3], [7]]) {
+    assert.deepEqual(allowedCpus({ ...s, topology: { ...s.topology, irqAffinityDefault } }, defaultPolicy()), { cpus: [0, 1], warnings: [] }, `irqaffinity=${irqAffinityDefault}`);
+  }
+  // Every online CPU isolated: they are still where interrupts go, rather than nowhere.
+  const allIsolated = snap({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, isolated: [0, 1] });
+  assert.deepEqual(allowedCpus(allIsolated, defaultPolicy()), { cpus: [0, 1], warnings: ['no allowed CPU is online; falling back to 0-1'] });
+  const noneOnline = { ...allIsolated, topology: { ...allIsolated.topology, online: [] } };
+  assert.deepEqual(allowedCpus(noneOnline, defaultPolicy()), { cpus: [], warnings: ['no CPU is online (unreadable or empty online list): nothing is moved'] });
 });
 
 test('a wedged NET_RX backlog: the CPU leaves RPS masks, with a warning', () => {
