@@ -202,6 +202,8 @@ interface AgentCycle {
   passEndMs: number;
   changed: number;
   failed: number;
+  /** The online pass's phases (ms). */
+  phases: NonNullable<PassInfo['phases']> | null;
 }
 
 async function agentCycles(cycles: number, irqs: number[], dir: string): Promise<{ cycles: AgentCycle[]; errors: string[]; warnings: number; foreignSeen: number }> {
@@ -282,6 +284,7 @@ async function agentCycles(cycles: number, irqs: number[], dir: string): Promise
           passEndMs: round(ms(t0, p.info.endedAt)),
           changed: p.info.changed,
           failed: p.info.failed,
+          phases: p.info.phases ?? null,
         });
       } catch (e) {
         errors.push((e as Error).message);
@@ -485,6 +488,10 @@ export async function benchAgentLatency(opts: LatencyOptions = {}): Promise<obje
         passMs: summarize(a.cycles.map((c) => c.passMs)),
         passEndMs: summarize(a.cycles.map((c) => c.passEndMs)),
       },
+      // Where the online pass's time went, phase by phase (reconcile, Reconciler.pass, agent).
+      phasesMs: Object.fromEntries(
+        (['snapshot', 'plan', 'write', 'audit', 'save', 'report'] as const).map((k) => [k, summarize(a.cycles.flatMap((c) => (c.phases ? [c.phases[k]] : [])))]),
+      ),
       changedPerPass: summarize(a.cycles.map((c) => c.changed)),
       failed: a.cycles.reduce((n, c) => n + c.failed, 0),
       target: { p95Ms: 50, met: (summarize(a.cycles.map((c) => c.lastWriteMs))?.p95 ?? Infinity) <= 50 },

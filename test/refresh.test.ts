@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { buildFixture, kernelList, kernelMask, presets, removeFixture } from '../fixture/fixture.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
-import { refreshAfterCpuChange } from '../src/snapshot/refresh.js';
+import { refreshAfterCpuChange, refreshTargets } from '../src/snapshot/refresh.js';
 import { runs } from './helpers/runs.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 
@@ -126,6 +126,68 @@ describe('refreshAfterCpuChange', () => {
       assert.ok(fast.report.changes.every((c) => c.outcome === 'applied'), 'every write verified by reading it back');
       // Nothing left to do: a full pass afterwards plans no write.
       assert.deepEqual(reconcile({ root, policy, state: fast.state, trigger: 'after', dryRun: true }).report.changes, []);
+    } finally {
+      removeFixture(root);
+    }
+  });
+
+  it('refreshTargets re-reads the CPU sets and the named targets only, and gives up when one vanished', () => {
+    const root = buildFixture(presets.server2s());
+    try {
+      const base = takeSnapshot(root);
+      const [a, b] = base.irqs.filter((i) => i.affinity !== null);
+      const nic = base.nics[0]!;
+      fs.writeFileSync(path.join(root, `/proc/irq/${a!.irq}/smp_affinity_list`), '3\n');
+      fs.writeFileSync(path.join(root, `/proc/irq/${b!.irq}/smp_affinity_list`), '4\n');
+      fs.writeFileSync(path.join(root, `/sys/class/net/${nic.name}/queues/rx-0/rps_cpus`), `${kernelMask([2], CPUS)}\n`);
+      fs.writeFileSync(path.join(root, '/sys/devices/system/cpu/online'), `${kernelList([...Array(CPUS).keys()].filter((c) => c !== 7))}\n`);
+      fs.writeFileSync(path.join(root, '/sys/devices/system/cpu/cpu7/online'), '0\n');
+      const quick = refreshTargets(base, new Set([`irq/${a!.irq}`, `net/${nic.name}/rx-0/rps`]));
+      assert.ok(quick);
+      assert.deepEqual(quick.topology, takeSnapshot(root).topology, 'the CPU sets are read again');
+      assert.deepEqual(quick.irqs.find((i) => i.irq === a!.irq)!.affinity, [3], 'a named IRQ is read again');
+      assert.deepEqual(quick.irqs.find((i) => i.irq === b!.irq)!.affinity, b!.affinity, 'an IRQ not named is kept');
+      assert.deepEqual(quick.nics[0]!.rx[0]!.rpsCpus, [2]);
+      fs.rmSync(path.join(root, `/proc/irq/${a!.irq}`), { recursive: true });
+      assert.equal(refreshTargets(base, new Set([`irq/${a!.irq}`])), null);
+      assert.ok(refreshTargets(base, new Set([`irq/${b!.irq}`])), 'a vanished IRQ that is not named is the full refresh\'s business');
+    } finally {
+      removeFixture(root);
+    }
+  });
+
+  it('property: write first, then refresh — a CPU-event pass leaves what a full pass leaves, whatever the kept masks say', () => {
+    const root = buildFixture(presets.server2s());
+    try {
+      const policy = defaultPolicy();
+      const first = reconcile({ root, policy, state: emptyState(), trigger: 'test' });
+      const irqs = first.snapshot.irqs.filter((i) => i.affinity !== null).map((i) => i.irq);
+      const online0 = fs.readFileSync(path.join(root, '/sys/devices/system/cpu/online'), 'utf8');
+      const masks0 = new Map(irqs.map((i) => [i, fs.readFileSync(path.join(root, `/proc/irq/${i}/smp_affinity_list`), 'utf8')]));
+      const cpuSet = fc.uniqueArray(fc.integer({ min: 0, max: CPUS - 1 }), { minLength: 1, maxLength: 4 });
+      fc.assert(
+        fc.property(
+          fc.uniqueArray(fc.integer({ min: 1, max: CPUS - 1 }), { maxLength: 4 }),
+          // Masks moved behind the agent's back (a hotplug reset, another tool), managed or not.
+          fc.array(fc.tuple(fc.constantFrom(...irqs), cpuSet), { maxLength: 8 }),
+          (offline, moved) => {
+            const at = (p: string) => path.join(root, p);
+            fs.writeFileSync(at('/sys/devices/system/cpu/online'), online0);
+            for (let c = 1; c < CPUS; c++) fs.writeFileSync(at(`/sys/devices/system/cpu/cpu${c}/online`), '1\n');
+            for (const [i, m] of masks0) fs.writeFileSync(at(`/proc/irq/${i}/smp_affinity_list`), m);
+            const online = [...Array(CPUS).keys()].filter((c) => !offline.includes(c));
+            fs.writeFileSync(at('/sys/devices/system/cpu/online'), `${kernelList(online)}\n`);
+            for (const c of offline) fs.writeFileSync(at(`/sys/devices/system/cpu/cpu${c}/online`), '0\n');
+            for (const [irq, cpus] of moved) fs.writeFileSync(at(`/proc/irq/${irq}/smp_affinity_list`), `${kernelList(cpus)}\n`);
+            const full = reconcile({ root, policy, state: first.state, trigger: 'full', dryRun: true });
+            const fast = reconcile({ root, policy, state: first.state, trigger: 'refresh', refreshFrom: first.snapshot });
+            assert.ok(fast.report.changes.every((c) => c.outcome === 'applied'), 'every write read back');
+            assert.deepEqual(fast.plan.irqs.map((p) => [p.irq, p.desired]), full.plan.irqs.map((p) => [p.irq, p.desired]), 'the last round plans what a full pass plans');
+            assert.deepEqual(reconcile({ root, policy, state: fast.state, trigger: 'after', dryRun: true }).report.changes, [], 'nothing left to write');
+          },
+        ),
+        { numRuns: runs(25) },
+      );
     } finally {
       removeFixture(root);
     }

@@ -8,7 +8,7 @@ import { EMPTY, Observable, concat, defer, filter, ignoreElements, interval, map
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import { startMetricsExport, type MetricsExport } from '../metrics/export.js';
 import { PolicyError, loadPolicy } from '../policy/policy.js';
-import { changeRecord, countOutcomes } from '../reconcile/reconcile.js';
+import { changeRecord, countOutcomes, type PhaseTimes } from '../reconcile/reconcile.js';
 import { applyWrites } from '../applier/applier.js';
 import { onlineWrites } from '../applier/online.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -40,6 +40,8 @@ export interface PassInfo {
   failed: number;
   startedAt: bigint;
   endedAt: bigint;
+  /** Where the pass's time went (ms): reconcile's phases, then `report` (STATUS=, metrics, textfile). */
+  phases?: PhaseTimes & { report: number };
 }
 
 /**
@@ -113,11 +115,13 @@ function passRunner(reconciler: Reconciler, ctx: { log: pino.Logger; notifier: N
         permissionError = result.report.permissionError;
       }
       if (result.saveError) ctx.log.warn(`cannot save state ${reconciler.stateFile}: ${result.saveError}`);
+      const reportedFrom = process.hrtime.bigint();
       ctx.notifier.notify(`STATUS=last pass: ${trigger}; ${n.applied} changed, ${n.failed} failed`);
       const endedAt = process.hrtime.bigint();
       metrics.pass({ trigger: kind, seconds: Number(endedAt - startedAt) / 1e9, changes: result.report.changes, plan: result.plan });
       await ctx.exported.flush();
-      ctx.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt });
+      const phases = { ...result.phases, report: Number(process.hrtime.bigint() - reportedFrom) / 1e6 };
+      ctx.onPass?.({ trigger, events, changed: n.applied, failed: n.failed, startedAt, endedAt, phases });
     } catch (e) {
       ctx.log.error({ err: e }, `pass failed (${trigger}): ${(e as Error).message}`);
       metrics.passError(kind, Number(process.hrtime.bigint() - startedAt) / 1e9);

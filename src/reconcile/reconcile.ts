@@ -11,7 +11,7 @@ import { changeMessage, irqSubject, type AuditRecord } from '../audit/records.js
 import { formatCpuList } from '../cpumask/cpumask.js';
 import { assignmentOf, plan as makePlan, type PlanOptions } from '../planner/planner.js';
 import { takeSnapshot, type SnapshotOptions } from '../snapshot/snapshot.js';
-import { refreshAfterCpuChange } from '../snapshot/refresh.js';
+import { refreshAfterCpuChange, refreshTargets } from '../snapshot/refresh.js';
 import type { AppliedState } from '../state/state.js';
 import { irqTarget, queueTarget } from '../targets.js';
 import type { Plan, Policy, SerialPortInfo, Snapshot } from '../types.js';
@@ -28,7 +28,29 @@ export interface PassResult {
   state: AppliedState;
   /** Snapshot/plan passes taken (a CPU going offline mid-apply forces another). */
   passes: number;
+  /** Where the pass's time went (ms per phase, summed over its rounds): the bench reports them. */
+  phases: PhaseTimes;
 }
+
+/** Milliseconds per phase of a pass, in the order they run. */
+export interface PhaseTimes {
+  /** Full snapshot, or the refresh of the last one (snapshot/refresh). */
+  snapshot: number;
+  /** Managed-IRQ set and the plan. */
+  plan: number;
+  /** Diff, then every write with its read-back. */
+  write: number;
+  /** Audit records of the changes and the summary. */
+  audit: number;
+  /** The state file (Reconciler.pass; 0 when not due). */
+  save: number;
+}
+
+export function noPhases(): PhaseTimes {
+  return { snapshot: 0, plan: 0, write: 0, audit: 0, save: 0 };
+}
+
+const msSince = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6;
 
 export interface PassOptions {
   root: string;
@@ -161,33 +183,67 @@ export function reconcile(opts: PassOptions): PassResult {
   let state = opts.state;
   const now = opts.now ?? (() => new Date());
   const allChanges: ChangeResult[] = [];
+  // The changes the summary counts: the write-first round's and the last round's (a round
+  // cut short by a CPU going offline is re-planned, and its EINVALs are not failures).
+  const counted: ChangeResult[] = [];
+  const phases = noPhases();
+  const cache = opts.snapshot?.topologyCache;
+  // Write first (issue 14): after CPUs went online/offline, round 1 plans from the last
+  // snapshot with only the CPU sets and the last applied targets' masks read again, and
+  // writes; round 2 refreshes everything else and plans again, writing only what round 1 got
+  // wrong. Both rounds read back what they write.
+  let writeFirst = false;
   for (let passes = 1; ; passes++) {
-    const refreshed = passes === 1 && opts.refreshFrom ? refreshAfterCpuChange(opts.refreshFrom, opts.snapshot?.topologyCache) : null;
-    const snapshot = refreshed ?? takeSnapshot(opts.root, opts.snapshot);
+    let t = process.hrtime.bigint();
+    let snapshot: Snapshot | null = null;
+    if (passes === 1 && opts.refreshFrom) {
+      snapshot = refreshTargets(opts.refreshFrom, new Set(Object.keys(state.targets)), cache);
+      writeFirst = snapshot !== null;
+    } else if (passes === 2 && writeFirst && opts.refreshFrom) {
+      snapshot = refreshAfterCpuChange(opts.refreshFrom, cache);
+    } else if (passes === 1 && opts.refreshFrom) {
+      snapshot = refreshAfterCpuChange(opts.refreshFrom, cache);
+    }
+    snapshot ??= takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
+    phases.snapshot += msSince(t);
+    t = process.hrtime.bigint();
     const at = now();
     const managedIrqs = managedSet(state, snapshot, at);
     const plan = planFor(snapshot, opts.policy, state, at);
+    phases.plan += msSince(t);
+    t = process.hrtime.bigint();
     const report = applyWrites(diffPlan(plan, snapshot.topology.nrCpuIds), { ...opts.apply, root: opts.root, ...(opts.dryRun ? { dryRun: true } : {}) });
+    phases.write += msSince(t);
+    t = process.hrtime.bigint();
     allChanges.push(...report.changes);
     for (const c of report.changes) {
       const r = changeRecord(c, opts.trigger);
       if (r) opts.audit?.record(r);
     }
+    phases.audit += msSince(t);
     if (!opts.dryRun) state = nextState(state, snapshot, plan, report, managedIrqs, opts.trigger, now());
+    const firstOfTwo = passes === 1 && writeFirst;
     // A CPU went offline between snapshot and write: look again (bounded: hotplug storms end).
-    if (report.needsReplan && passes < 3 && report.permissionError === null) continue;
-    const counts = countOutcomes(report);
+    const replan = report.needsReplan && passes < (writeFirst ? 4 : 3);
+    if (report.permissionError === null && (firstOfTwo || replan)) {
+      if (firstOfTwo && !report.needsReplan) counted.push(...report.changes);
+      continue;
+    }
+    counted.push(...report.changes);
+    t = process.hrtime.bigint();
+    const counts = countOutcomes({ changes: counted });
     opts.audit?.record({
       kind: 'plan-summary',
       message: `plan applied (${opts.trigger}): ${counts.applied} changed, ${counts.skipped} skipped, ${counts.failed} failed; CPUs ${formatCpuList(plan.allowedCpus)}`,
       trigger: opts.trigger,
     });
-    return { snapshot, plan, report: { ...report, changes: allChanges }, state, passes };
+    phases.audit += msSince(t);
+    return { snapshot, plan, report: { ...report, changes: allChanges }, state, passes, phases };
   }
 }
 
-export function countOutcomes(report: ApplyReport): { applied: number; skipped: number; failed: number } {
+export function countOutcomes(report: Pick<ApplyReport, 'changes'>): { applied: number; skipped: number; failed: number } {
   let applied = 0;
   let skipped = 0;
   let failed = 0;

@@ -15,7 +15,7 @@ import { takeSnapshot } from '../snapshot/snapshot.js';
 import { readState, stateFilePath, writeState, type AppliedState } from '../state/state.js';
 import type { Plan, Policy, Snapshot } from '../types.js';
 import { driftOf, type Drift } from './drift.js';
-import { countOutcomes, planFor, reconcile, type AuditSink } from './reconcile.js';
+import { countOutcomes, planFor, reconcile, type AuditSink, type PhaseTimes } from './reconcile.js';
 
 export interface ReconcilerOptions {
   root: string;
@@ -52,6 +52,8 @@ export interface PassResult {
   passes: number;
   /** Why the state could not be saved (errno code or message); null when saved or not due. */
   saveError: string | null;
+  /** Where the pass's time went (reconcile's phases and the state file). */
+  phases: PhaseTimes;
 }
 
 export interface Preview {
@@ -151,7 +153,10 @@ export class Reconciler {
     // leave the state, or the next start reports them as drift.
     const changed = n.applied + n.failed > 0 || !sameState(before, result.state);
     const due = !opts.dryRun && result.report.permissionError === null && (opts.save === 'always' || changed);
-    return { snapshot: result.snapshot, plan: result.plan, report: result.report, passes: result.passes, saveError: due ? this.save() : null };
+    const t = process.hrtime.bigint();
+    const saveError = due ? this.save() : null;
+    const phases = { ...result.phases, save: Number(process.hrtime.bigint() - t) / 1e6 };
+    return { snapshot: result.snapshot, plan: result.plan, report: result.report, passes: result.passes, saveError, phases };
   }
 
   private async look(): Promise<Snapshot> {

@@ -12,6 +12,7 @@
 // applier. When the previous picture no longer holds — an IRQ or a queue directory vanished —
 // this returns null and the caller takes a full snapshot.
 
+import { irqTarget, queueTarget } from '../targets.js';
 import type { IrqInfo, NicInfo, Snapshot } from '../types.js';
 import { readCpuTopology, readCpus, type TopologyCache } from './cpus.js';
 import { FsRoot } from './fsroot.js';
@@ -57,4 +58,44 @@ export function refreshAfterCpuChange(prev: Snapshot, topologyCache?: TopologyCa
   const rpsSockFlowEntries = fs.readInt('/proc/sys/net/core/rps_sock_flow_entries');
   warnings.push(...fs.problems);
   return { ...prev, topology, irqs, nics, stuckBacklogCpus, rpsSockFlowEntries, warnings };
+}
+
+/**
+ * The snapshot to write first from, after a CPU went online/offline: the CPU sets read again,
+ * and the current masks of `targets` only (what the last pass applied: the IRQs and queues
+ * the plan is likely to move), everything else kept from `prev`. Fewer reads before the
+ * first write, right when the kernel makes every read slow; the caller must follow it with a
+ * full refreshAfterCpuChange and plan again, which corrects whatever the kept masks got
+ * wrong. null when a target vanished.
+ */
+export function refreshTargets(prev: Snapshot, targets: ReadonlySet<string>, topologyCache?: TopologyCache): Snapshot | null {
+  const fs = new FsRoot(prev.root);
+  const warnings: string[] = [];
+  const topology = readCpuTopology(fs, warnings, topologyCache);
+  const irqs = prev.irqs.map((old): IrqInfo | null => {
+    if (!targets.has(irqTarget(old.irq))) return old;
+    const affinity = affinityOf(fs, `/proc/irq/${old.irq}`, 'smp_affinity_list', 'smp_affinity', warnings);
+    return affinity === null && old.affinity !== null ? null : { ...old, affinity };
+  });
+  if (irqs.includes(null)) return null;
+  let vanished = false;
+  const nics = prev.nics.map((old): NicInfo => {
+    const q = `/sys/class/net/${old.name}/queues`;
+    const rx = old.rx.map((r) => {
+      if (!targets.has(queueTarget(old.name, 'rps', r.index))) return r;
+      const rpsCpus = readCpus(fs, `${q}/rx-${r.index}/rps_cpus`, warnings, 'mask');
+      if (rpsCpus === null && r.rpsCpus !== null) vanished = true;
+      return { ...r, rpsCpus };
+    });
+    const tx = old.tx.map((t) => {
+      if (!targets.has(queueTarget(old.name, 'xps', t.index))) return t;
+      const xpsCpus = readCpus(fs, `${q}/tx-${t.index}/xps_cpus`, warnings, 'mask');
+      if (xpsCpus === null && t.xpsCpus !== null) vanished = true;
+      return { ...t, xpsCpus };
+    });
+    return { ...old, rx, tx };
+  });
+  if (vanished) return null;
+  warnings.push(...fs.problems);
+  return { ...prev, topology, irqs: irqs as IrqInfo[], nics, warnings };
 }
