@@ -336,6 +336,68 @@ describe('react: coalesce → exclusivePasses sharing a pass clock (the agent pi
     );
   });
 
+  it('property: a burst delivered before maxWait ms after the leading pass ended costs at most 2 passes, whatever the pass takes', () => {
+    fc.assert(
+      // size 'max': fast-check's default size keeps arrays to about ten elements, too short a burst.
+      fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 80, size: 'max' }), fc.integer({ min: 1, max: 80 }), (gaps, passMs) => {
+        // The leading pass runs 0..passMs; the rest of the burst may keep arriving until
+        // passMs + maxWait (the 100 000-event bench burst took longer than maxWait to arrive).
+        const ts = scheduler();
+        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+        let n = 0;
+        ts.run(({ flush }) => {
+          const src = new Subject<string>();
+          let t = 0;
+          for (const g of gaps) {
+            n++;
+            ts.schedule(() => src.next('e'), t);
+            t += g;
+            if (t >= passMs + MAX_WAIT) break;
+          }
+          src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
+          flush();
+        });
+        assert.equal(log.started[0], 0);
+        assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
+        assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
+      }),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it('property: flood protection — under any arrival pattern, every event is seen by a pass that starts within maxWait + 2 passes of it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 1, max: 50 })), { minLength: 1, maxLength: 120, size: 'max' }), fc.integer({ min: 0, max: 60 }), (arrivals, passMs) => {
+        // Groups of events `gap` ms apart: trickles, floods and quiet spells, for seconds.
+        const ts = scheduler();
+        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+        const at: number[] = [];
+        ts.run(({ flush }) => {
+          const src = new Subject<string>();
+          let t = 0;
+          for (const [gap, count] of arrivals) {
+            t += gap;
+            for (let i = 0; i < count; i++) at.push(t);
+            ts.schedule(() => {
+              for (let i = 0; i < count; i++) src.next('e');
+            }, t);
+          }
+          src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
+          flush();
+        });
+        assert.equal(log.maxActive, 1);
+        assert.equal(log.batches.reduce((k, b) => k + b.count, 0), at.length, 'every event counted once');
+        // Level-triggered: an event is handled by the first pass that starts at or after it.
+        for (const t of at) {
+          const next = log.started.find((s) => s >= t);
+          assert.ok(next !== undefined, `no pass after the event at ${t}`);
+          assert.ok(next - t <= MAX_WAIT + 2 * passMs, `event at ${t} waited ${next - t} ms (pass ${passMs} ms)`);
+        }
+      }),
+      { numRuns: runs(300) },
+    );
+  });
+
   it('100k events trickled over 10 s: bounded passes, all counted, memory per batch bounded', () => {
     const ts = scheduler();
     ts.run(({ flush }) => {

@@ -10,9 +10,11 @@
 //                              ago: a flood with short gaps stays one burst instead of a
 //                              leading pass per gap; the rest of the burst is folded into a
 //                              bounded Batch, closed when it has been quiet for `settle` ms or
-//                              at the latest `maxWait` ms after it began (debounce alone could
-//                              starve under a steady trickle). Memory stays flat whatever the
-//                              event rate; a burst shorter than maxWait is at most 2 batches.
+//                              at the latest `maxWait` ms after it began or after the last pass
+//                              ended, whichever is later (debounce alone could starve under a
+//                              steady trickle). Memory stays flat whatever the event rate; a
+//                              burst delivered within maxWait of the leading pass's end is at
+//                              most 2 batches.
 //   exclusivePasses(run)       never two passes at once (concatMap would queue one pass per
 //                              batch; switchMap would cancel writes mid-apply); batches that
 //                              arrive during a pass are merged into exactly one trailing pass.
@@ -21,7 +23,7 @@
 //                              first after a quiet period; counting the end of the last pass
 //                              as activity keeps a flood from becoming a pass per event-loop turn.
 
-import { Observable, Subject, asyncScheduler, auditTime, concatMap, connect, debounceTime, defer, filter, finalize, map, merge, mergeMap, reduce, tap, window, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, Subject, asyncScheduler, concatMap, defer, filter, finalize, merge, tap, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 /** What a pass is told about the events that caused it. */
 export interface Batch<T> {
@@ -59,54 +61,80 @@ export function passClock(): PassClock {
 }
 
 export function coalesce<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike = asyncScheduler, clock: PassClock = passClock()): OperatorFunction<T, Batch<T>> {
+  // One small state machine, not a chain of operators: every event of a flood goes through
+  // it, and the composed version (map → connect → filter → debounceTime/auditTime → window →
+  // reduce) cost ~0.5 µs an event here, enough for a 100 000-event burst to outlast maxWait on
+  // its own; the maxWait rule below also reads the pass clock, which auditTime cannot.
   return (source) =>
-    defer(() => {
-      // Per subscription: when the last event arrived and the last coalesced batch closed. An
-      // event is on the leading edge when the event before it and the end of the last pass are
-      // at least settle ms old, and the last coalesced batch at least maxWait ms.
+    new Observable<Batch<T>>((out) => {
+      // Per subscription: when the last event arrived, when the last coalesced batch closed,
+      // and the coalesced batch being filled (the rest of a burst) with its two timers.
       let lastAt = -Infinity;
       let coalescedAt = -Infinity;
-      const tagged = source.pipe(
-        map((e) => {
+      let open: Batch<T> | null = null;
+      let openedAt = 0;
+      let lastFoldedAt = 0;
+      let settleTimer: Subscription | null = null;
+      let maxWaitTimer: Subscription | null = null;
+      const close = (): void => {
+        settleTimer?.unsubscribe();
+        maxWaitTimer?.unsubscribe();
+        settleTimer = maxWaitTimer = null;
+        const b = open;
+        open = null;
+        if (b) {
+          coalescedAt = scheduler.now();
+          out.next(b);
+        }
+      };
+      // Quiet for settle ms: re-armed lazily (one timer per batch, not one per event).
+      const settleCheck = (): void => {
+        const quiet = scheduler.now() - lastFoldedAt;
+        if (quiet >= settleMs) close();
+        else settleTimer = scheduler.schedule(settleCheck, settleMs - quiet);
+      };
+      // maxWait ms after the batch began or the last pass ended, whichever is later: a flood
+      // that began with a leading pass gets maxWait after that pass to finish arriving, and a
+      // trickle still gets a pass every pass + maxWait ms. A pass still running ends later
+      // than now, so looking again maxWait ms from now is never late.
+      const maxWaitCheck = (): void => {
+        const now = scheduler.now();
+        const due = clock.running ? now + maxWaitMs : Math.max(openedAt, clock.endedAt) + maxWaitMs;
+        if (now >= due) close();
+        else maxWaitTimer = scheduler.schedule(maxWaitCheck, due - now);
+      };
+      const sub = source.subscribe({
+        next: (e) => {
           const now = scheduler.now();
+          // The leading edge: the event before it and the end of the last pass are at least
+          // settle ms old, and the last coalesced batch at least maxWait ms.
           const leading = now - lastAt >= settleMs && now - coalescedAt >= maxWaitMs && !clock.running && now - clock.endedAt >= settleMs;
           lastAt = now;
-          return { e, leading };
-        }),
-      );
-      // Tagged once, then split: each event goes to exactly one of the two branches.
-      return tagged.pipe(
-        connect((shared) =>
-          merge(
-            shared.pipe(
-              filter((t) => t.leading),
-              map((t) => fold(emptyBatch<T>(), t.e)),
-            ),
-            shared.pipe(
-              filter((t) => !t.leading),
-              map((t) => t.e),
-              trailing<T>(settleMs, maxWaitMs, scheduler),
-              tap(() => (coalescedAt = scheduler.now())),
-            ),
-          ),
-        ),
-      );
+          if (leading) {
+            out.next(fold(emptyBatch<T>(), e));
+            return;
+          }
+          if (open === null) {
+            open = emptyBatch<T>();
+            openedAt = now;
+            settleTimer = scheduler.schedule(settleCheck, settleMs);
+            maxWaitTimer = scheduler.schedule(maxWaitCheck, maxWaitMs);
+          }
+          lastFoldedAt = now;
+          fold(open, e);
+        },
+        error: (err: unknown) => out.error(err),
+        complete: () => {
+          close();
+          out.complete();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        settleTimer?.unsubscribe();
+        maxWaitTimer?.unsubscribe();
+      };
     });
-}
-
-/** The rest of a burst: one batch once quiet for settle ms, or maxWait ms after it began. */
-function trailing<T>(settleMs: number, maxWaitMs: number, scheduler: SchedulerLike): OperatorFunction<T, Batch<T>> {
-  // connect(), not share(): it subscribes the closers before the source, so events a source
-  // emits synchronously on subscribe still start the settle and maxWait timers.
-  return connect((shared) => {
-    const close$ = merge(shared.pipe(debounceTime(settleMs, scheduler)), shared.pipe(auditTime(maxWaitMs, scheduler)));
-    return shared.pipe(
-      window(close$),
-      mergeMap((w) => w.pipe(reduce(fold<T>, emptyBatch<T>()))),
-      // Both closers fire for a short burst; the second closes an empty window.
-      filter((b) => b.count > 0),
-    );
-  });
 }
 
 export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, scheduler: SchedulerLike = asyncScheduler, clock: PassClock = passClock()): OperatorFunction<Batch<T>, R> {
