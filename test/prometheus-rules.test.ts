@@ -20,10 +20,10 @@ function promtool(...args: string[]): { status: number | null; out: string } {
 test('promtool check rules: the rule file is valid', () => {
   const r = promtool('check', 'rules', RULES);
   assert.equal(r.status, 0, r.out);
-  assert.match(r.out, /SUCCESS: 4 rules found/);
+  assert.match(r.out, /SUCCESS: 5 rules found/);
 });
 
-test('promtool test rules: hot CPU fires, balanced/idle/single-CPU hosts do not; failures, stuck passes, drift', () => {
+test('promtool test rules: hot CPU fires, balanced/idle/single-CPU hosts do not; failures, stuck passes, a stopped agent, drift', () => {
   const r = promtool('test', 'rules', 'affinityd.rules.test.yml');
   assert.equal(r.status, 0, r.out);
   assert.match(r.out, /SUCCESS/);

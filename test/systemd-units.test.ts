@@ -9,6 +9,8 @@ import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AgentMetrics } from '../src/metrics/metrics.js';
+import { TextfileExporter } from '../src/metrics/textfile.js';
 
 // dist/test/x.js → repository root (units are not compiled, read them from the source tree).
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -85,6 +87,35 @@ describe('systemd units (static)', () => {
     // Each of these breaks the daemon; see the notes in the unit.
     for (const k of ['ProtectKernelTunables', 'PrivateNetwork', 'PrivateUsers', 'MemoryDenyWriteExecute', 'ProcSubset', 'SecureBits']) {
       assert.equal(d.get(k), undefined, `${k} must not be set`);
+    }
+  });
+
+  it("ExecStopPost= turns the textfile's affinityd_up 1 into 0 and leaves every other sample as it was", async () => {
+    const d = directives(readFileSync(join(ROOT, 'systemd', 'affinityd.service'), 'utf8'));
+    const line = d.get('ExecStopPost')?.[0];
+    assert.ok(line, 'ExecStopPost= is set');
+    // systemd's command line: "-" (failure ignored), then words, a double-quoted one whole.
+    assert.ok(line.startsWith('-'), 'a missing textfile must not fail the stop');
+    const words = [...line.slice(1).matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+    assert.equal(words.at(-1), '/var/lib/prometheus/node-exporter/affinityd.prom', 'the shipped textfile-directory');
+    assert.ok(existsSync(words[0]!), `${words[0]} (Debian: essential) exists`);
+    const dir = mkdtempSync(join(tmpdir(), 'affd-stoppost-'));
+    try {
+      // The textfile a running agent left behind (it died without its own stop).
+      const m = new AgentMetrics('1.2.3');
+      m.driftAtStart(4);
+      const exporter = new TextfileExporter(dir, () => m.text(), { warn: () => undefined, info: () => undefined });
+      await exporter.write();
+      const file = join(dir, 'affinityd.prom');
+      const samples = (text: string) => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+      const before = samples(readFileSync(file, 'utf8'));
+      assert.ok(before.includes('affinityd_up 1'));
+      const r = await run(words[0]!, [...words.slice(1, -1), file]);
+      assert.equal(r.code, 0, r.stderr);
+      const after = samples(readFileSync(file, 'utf8'));
+      assert.deepEqual(after, before.map((l) => (l === 'affinityd_up 1' ? 'affinityd_up 0' : l)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,6 +1,7 @@
 // metrics/export — the metrics' life cycle in the agent: one AgentMetrics, exported through
 // the textfile collector and/or the HTTP listener as [metrics] says, refreshed after each
-// pass and on a heartbeat. start() fails only for a listen address that cannot be bound,
+// pass (and on stop: affinityd_up 0). No timer: an idle agent does not wake for metrics.
+// start() fails only for a listen address that cannot be bound,
 // as a PolicyError naming the `listen` line (exit 78): the operator asked for it there.
 
 import * as path from 'node:path';
@@ -11,9 +12,6 @@ import { version } from '../version.js';
 import { startMetricsListener, ListenError, type MetricsListener } from './listener.js';
 import { AgentMetrics } from './metrics.js';
 import { TextfileExporter, type TextfileLog } from './textfile.js';
-
-/** The heartbeat: the textfile outlives the agent, so a fresh timestamp says it still runs. */
-export const HEARTBEAT_MS = 30_000;
 
 export interface MetricsExport {
   readonly metrics: AgentMetrics;
@@ -28,7 +26,6 @@ export interface MetricsExportOptions {
   root: string;
   metricsPolicy: Policy['metrics'];
   log: TextfileLog;
-  heartbeatMs?: number;
 }
 
 /**
@@ -55,11 +52,7 @@ export async function startMetricsExport(opts: MetricsExportOptions): Promise<Me
   let listener: MetricsListener | null = null;
   if (listen !== null) {
     try {
-      // A scrape of a live agent is proof of life: renew the heartbeat then, not on a timer.
-      listener = await startMetricsListener(listen.host, listen.port, () => {
-        metrics.beat();
-        return render();
-      });
+      listener = await startMetricsListener(listen.host, listen.port, render);
     } catch (e) {
       if (e instanceof ListenError) throw new PolicyError(listen.file, listen.line, 'metrics', 'listen', e.message);
       throw e;
@@ -68,24 +61,16 @@ export async function startMetricsExport(opts: MetricsExportOptions): Promise<Me
   const flush = async (): Promise<void> => {
     await textfile?.write();
   };
-  // The heartbeat exists for the textfile: a file outlives the agent, so "no pass for N
-  // minutes while up" needs a time that only a live agent renews. It is the agent's one
-  // periodic wake-up; with no textfile (off, or only the listener, whose scrape is itself the
-  // liveness signal) there is no timer at all.
-  const timer = textfile
-    ? setInterval(() => {
-        metrics.beat();
-        void flush();
-      }, opts.heartbeatMs ?? HEARTBEAT_MS)
-    : null;
-  timer?.unref();
   return {
     metrics,
     textfile,
     listener,
     flush,
     async close() {
-      if (timer) clearInterval(timer);
+      // The textfile outlives the agent: it says so (the unit's ExecStopPost= does the same
+      // after an exit that never gets here).
+      metrics.stopped();
+      await flush();
       await textfile?.close();
       await listener?.close();
     },

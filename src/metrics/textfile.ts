@@ -1,6 +1,6 @@
 // metrics/textfile — the default exporter: node_exporter's textfile collector.
 //
-// The agent replaces <dir>/affinityd.prom after each pass and on a heartbeat. No socket is
+// The agent replaces <dir>/affinityd.prom after each pass and when it stops. No socket is
 // opened, so the hardened unit keeps `IPAddressDeny=any` and its address families. The file
 // is written whole under a name the collector ignores (it reads only *.prom) and renamed
 // over the old one: a scrape sees the previous file or the new one, never half of one.
@@ -78,7 +78,7 @@ export class TextfileExporter {
     this.problem = problem;
   }
 
-  /** Wait for the write in flight. The .prom stays: node_exporter keeps serving the last values, and the heartbeat gauge shows they are old. */
+  /** Wait for the write in flight. The .prom stays: node_exporter keeps serving the last values, and affinityd_up 0 says they are old. */
   async close(): Promise<void> {
     await this.chain;
   }
