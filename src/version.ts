@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 export function version(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/src/version.js → ../../package.json; src/version.ts (ts-node style) → ../package.json
-  for (const rel of ['../../package.json', '../package.json']) {
+  // dist/src/version.js → ../../package.json; the bundled CLI in dist/src/cli/ →
+  // ../../../package.json; src/version.ts (ts-node style) → ../package.json
+  for (const rel of ['../../package.json', '../../../package.json', '../package.json']) {
     try {
       return (JSON.parse(fs.readFileSync(path.resolve(here, rel), 'utf8')) as { version: string }).version;
     } catch {
