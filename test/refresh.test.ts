@@ -17,6 +17,9 @@ const takeList = (text: string): number[] => parseCpuList(text.trim());
 import { reconcile } from '../src/reconcile/reconcile.js';
 import { defaultPolicy } from '../src/policy/policy.js';
 import { emptyState } from '../src/state/state.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
+import type { Plan } from '../src/types.js';
+import * as os from 'node:os';
 
 const CPUS = 32; // presets.server2s
 
@@ -190,6 +193,36 @@ describe('refreshAfterCpuChange', () => {
       );
     } finally {
       removeFixture(root);
+    }
+  });
+});
+
+describe("Reconciler at start: the drift check's snapshot is the first pass's", () => {
+  it('the tree is read once: the pass after drift() plans from its snapshot, the next one reads again', async () => {
+    const root = buildFixture(presets.server2s());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-drift-'));
+    const irqDir = path.join(root, 'proc/irq');
+    const hide = () => fs.renameSync(irqDir, `${irqDir}.hidden`);
+    const show = () => fs.existsSync(`${irqDir}.hidden`) && fs.renameSync(`${irqDir}.hidden`, irqDir);
+    const desired = (p: { plan: Plan }) => p.plan.irqs.map((i) => [i.irq, i.desired]);
+    try {
+      const policy = { ...defaultPolicy(), agent: { ...defaultPolicy().agent, stateFile: path.join(dir, 'state.json') } };
+      const expected = await new Reconciler({ root, policy }).preview();
+      assert.ok(expected.plan.irqs.some((i) => i.desired !== null));
+      const r = new Reconciler({ root, policy });
+      assert.deepEqual(r.drift(), [], 'no state yet: no drift');
+      // Hidden after the drift check: a pass that read the tree again would see no IRQ masks.
+      hide();
+      try {
+        assert.deepEqual(desired(await r.pass('boot', { dryRun: true })), desired(expected));
+        assert.notDeepEqual(desired(await r.pass('next', { dryRun: true })), desired(expected), 'only the first pass reuses it');
+      } finally {
+        show();
+      }
+    } finally {
+      show();
+      removeFixture(root);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

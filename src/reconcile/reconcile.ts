@@ -67,6 +67,8 @@ export interface PassOptions {
    * what that can change is read again (snapshot/refresh). A re-plan takes a full snapshot.
    */
   refreshFrom?: Snapshot;
+  /** A full snapshot the caller has just taken (the agent's drift check at start): round 1 plans from it. */
+  taken?: Snapshot;
   /** Clock for managed-IRQ expiry (tests). */
   now?: () => Date;
   /** Applier seams (tests: injected write errors). */
@@ -203,6 +205,8 @@ export function reconcile(opts: PassOptions): PassResult {
       snapshot = refreshAfterCpuChange(opts.refreshFrom, cache);
     } else if (passes === 1 && opts.refreshFrom) {
       snapshot = refreshAfterCpuChange(opts.refreshFrom, cache);
+    } else if (passes === 1 && opts.taken) {
+      snapshot = opts.taken;
     }
     snapshot ??= takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
