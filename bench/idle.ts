@@ -201,10 +201,46 @@ async function straceWindow(pid: number, ms: number, dir: string): Promise<{ sys
 export interface IdleOptions {
   /** Length of the idle window (s, default 300). */
   idleS?: number;
+  /** Length of the window with the shipped unit's watchdog (s, default 60; 0: none). */
+  watchdogS?: number;
+}
+
+/**
+ * What the shipped unit's WatchdogSec=30s costs an idle agent: systemd passes WATCHDOG_USEC
+ * and the agent sends WATCHDOG=1 every 15 s. A second agent, started with that environment,
+ * over `seconds`: its wake-ups, CPU time and notify messages.
+ */
+async function watchdogWindow(dir: string, seconds: number): Promise<object> {
+  const agent = spawnAgent('/', policyFile(dir), dir, { WATCHDOG_USEC: String(30_000_000) });
+  try {
+    await startTimes(agent, 30_000);
+    const pid = agent.child.pid!;
+    await sleep(1000);
+    const a = counters(pid);
+    const notesBefore = agent.notes.length;
+    const t0 = Date.now();
+    await sleep(seconds * 1000);
+    const b = counters(pid);
+    const pings = agent.notes.slice(notesBefore).filter((n) => n.text.split('\n').includes('WATCHDOG=1')).length;
+    const windowS = (Date.now() - t0) / 1000;
+    const cpuMs = b.cpuMs - a.cpuMs;
+    return {
+      watchdogSec: 30,
+      seconds: Math.round(windowS),
+      watchdogPings: pings,
+      mainThreadVoluntarySwitches: b.mainVoluntary - a.mainVoluntary,
+      cpuMs,
+      cpuMsPerHour: Math.round((cpuMs / windowS) * 3600),
+      rssKiB: b.rssKiB,
+    };
+  } finally {
+    await agent.close();
+  }
 }
 
 export async function benchIdle(opts: IdleOptions = {}): Promise<object> {
   const idleS = opts.idleS ?? 300;
+  const watchdogS = opts.watchdogS ?? 60;
   if (process.getuid?.() !== 0) return { skipped: 'needs root (journald, an agent on the real kernel)' };
   const ETH0_IRQS = eth0QueueIrqNames();
   if (ETH0_IRQS.length === 0) return { skipped: 'eth0 has no queue IRQ that the snapshot recognises' };
@@ -259,6 +295,9 @@ export async function benchIdle(opts: IdleOptions = {}): Promise<object> {
       rssMiB: 50,
       met: (result.window as { mainThreadVoluntarySwitches: number }).mainThreadVoluntarySwitches === 0 && b.rssKiB <= 50 * 1024,
     };
+    await agent.close();
+    agent = null;
+    if (watchdogS > 0) result.withShippedWatchdog = await watchdogWindow(dir, watchdogS).catch((e: Error) => ({ error: e.message }));
   } finally {
     await agent?.close();
     await jd?.cleanup().catch(() => undefined);
