@@ -488,9 +488,11 @@ export async function benchAgentLatency(opts: LatencyOptions = {}): Promise<obje
         passMs: summarize(a.cycles.map((c) => c.passMs)),
         passEndMs: summarize(a.cycles.map((c) => c.passEndMs)),
       },
-      // Where the online pass's time went, phase by phase (reconcile, Reconciler.pass, agent).
+      // Where the online pass's time went, phase by phase (reconcile, Reconciler.pass, agent):
+      // snapshot, plan, write and audit sum both rounds of a write-first pass; snapshot is the
+      // write-first round's reads, refresh the full refresh after its writes.
       phasesMs: Object.fromEntries(
-        (['snapshot', 'plan', 'write', 'audit', 'save', 'report'] as const).map((k) => [k, summarize(a.cycles.flatMap((c) => (c.phases ? [c.phases[k]] : [])))]),
+        (['snapshot', 'plan', 'write', 'audit', 'refresh', 'save', 'report'] as const).map((k) => [k, summarize(a.cycles.flatMap((c) => (c.phases ? [c.phases[k]] : [])))]),
       ),
       changedPerPass: summarize(a.cycles.map((c) => c.changed)),
       failed: a.cycles.reduce((n, c) => n + c.failed, 0),

@@ -34,8 +34,10 @@ export interface PassResult {
 
 /** Milliseconds per phase of a pass, in the order they run. */
 export interface PhaseTimes {
-  /** Full snapshot, or the refresh of the last one (snapshot/refresh). */
+  /** Full snapshot, or the refresh of the last one (snapshot/refresh); after a CPU event, the write-first round's. */
   snapshot: number;
+  /** After a CPU event: the full refresh the write-first round is followed by. */
+  refresh: number;
   /** Managed-IRQ set and the plan. */
   plan: number;
   /** Diff, then every write with its read-back. */
@@ -47,7 +49,7 @@ export interface PhaseTimes {
 }
 
 export function noPhases(): PhaseTimes {
-  return { snapshot: 0, plan: 0, write: 0, audit: 0, save: 0 };
+  return { snapshot: 0, refresh: 0, plan: 0, write: 0, audit: 0, save: 0 };
 }
 
 const msSince = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6;
@@ -210,7 +212,8 @@ export function reconcile(opts: PassOptions): PassResult {
     }
     snapshot ??= takeSnapshot(opts.root, opts.snapshot);
     if (opts.serial) snapshot.serial = opts.serial;
-    phases.snapshot += msSince(t);
+    if (passes === 2 && writeFirst) phases.refresh += msSince(t);
+    else phases.snapshot += msSince(t);
     t = process.hrtime.bigint();
     const at = now();
     const managedIrqs = managedSet(state, snapshot, at);
