@@ -27,6 +27,8 @@ interface BurstResult {
   passes: number;
   eventsCounted: number;
   deliverMs: number;
+  /** CPU time of this process while the burst was delivered: on a loaded VM deliverMs is much more. */
+  deliverCpuMs: number;
   firstPassStartMs: number | null;
   lastPassEndMs: number | null;
   maxKept: number;
@@ -60,6 +62,7 @@ async function oneBurst(n: number, settleMs: number, passMs: number, chunk: numb
   const heap0 = heapUsed();
   let heapPeak = heap0;
   const t0 = now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; ) {
     const end = Math.min(n, i + chunk);
     for (; i < end; i++) src.next({ i });
@@ -67,6 +70,7 @@ async function oneBurst(n: number, settleMs: number, passMs: number, chunk: numb
     await tick();
   }
   const deliverMs = now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   // Quiet for settle, then the passes (and a possible trailing one) run; complete flushes.
   await sleep(10 * settleMs + 3 * passMs);
   src.complete();
@@ -76,6 +80,7 @@ async function oneBurst(n: number, settleMs: number, passMs: number, chunk: numb
     passes: starts.length,
     eventsCounted: counted,
     deliverMs: round(deliverMs),
+    deliverCpuMs: round((cpu.user + cpu.system) / 1000),
     firstPassStartMs: starts.length ? round(starts[0]! - t0) : null,
     lastPassEndMs: ends.length ? round(ends[ends.length - 1]! - t0) : null,
     maxKept,
