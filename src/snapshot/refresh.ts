@@ -78,8 +78,10 @@ export function refreshTargets(prev: Snapshot, targets: ReadonlySet<string>, top
   const warnings: string[] = [];
   // Of the CPU sets, only the online one changes when a CPU goes online or offline: one read
   // instead of the ten or so a topology takes (the full refresh that follows reads them all).
+  // A CPU the last snapshot does not know (hot-added) needs the topology read whole.
   const online = readCpus(fs, '/sys/devices/system/cpu/online', warnings);
-  const topology = online ? withOnline(prev.topology, online) : readCpuTopology(fs, warnings, topologyCache);
+  const known = new Set(prev.topology.cpus.map((c) => c.cpu));
+  const topology = online && online.every((c) => known.has(c)) ? withOnline(prev.topology, online) : readCpuTopology(fs, warnings, topologyCache);
   const irqs = prev.irqs.map((old): IrqInfo | null => {
     if (!targets.has(irqTarget(old.irq))) return old;
     const affinity = affinityOf(fs, `/proc/irq/${old.irq}`, 'smp_affinity_list', 'smp_affinity', warnings);
