@@ -19,6 +19,7 @@
 //   node dist/bench/gateway.js [--streams 3,2,1] [--configs kernel,irqbalance,affinityd]
 //        [--window-s 8] [--settle-s 12] [--no-candidates] [--no-configs] [--no-idle-run]
 //        [--agent-nice N (default: the shipped unit's Nice=)] [--rounds 4 (repeated candidates)]
+//   node dist/bench/gateway.js --replot RESULT.json [RESULT.json …]   (plots from stored runs)
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -302,7 +303,27 @@ function runTable(runs: Run[]): string {
   return lines.join('\n');
 }
 
+/**
+ * `--replot A.json B.json …`: redraw the plots from stored results, e.g. a full run and a
+ * re-run of one configuration that failed in it (for each configuration and stream count the
+ * last file's run wins). Nothing is measured.
+ */
+async function replot(files: string[], dir: string): Promise<void> {
+  const byKey = new Map<string, Run>();
+  for (const f of files) {
+    for (const r of (JSON.parse(fs.readFileSync(f, 'utf8')) as { runs: Run[] }).runs) byKey.set(`${r.config}/${r.streams}`, r);
+  }
+  const runs = [...byKey.values()].filter((r) => r.streams > 0);
+  for (const [name, data] of Object.entries(await gatewayPlots(runs))) fs.writeFileSync(path.join(dir, name), data);
+  console.log(runTable([...byKey.values()].sort((a, b) => CONFIGS.indexOf(a.config) - CONFIGS.indexOf(b.config) || b.streams - a.streams)));
+}
+
 async function main(): Promise<void> {
+  const replotAt = process.argv.indexOf('--replot');
+  if (replotAt >= 0) {
+    const dir = path.join(projectRoot(), 'bench', 'results', 'gateway');
+    return replot(process.argv.slice(replotAt + 1), dir);
+  }
   // The most streams first: the headline figures (and the candidates, measured at that count)
   // come first when the machine's time is short.
   const streamsList = arg('streams', '3,2,1').split(',').map(Number).sort((a, b) => b - a);
