@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assignmentOf, plan } from '../src/planner/planner.js';
-import { defaultPolicy } from '../src/policy/policy.js';
+import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
 import type { Plan, Policy, Snapshot } from '../src/types.js';
 import { snap } from './helpers/snap.js';
 
@@ -139,4 +139,25 @@ test('plan rows: IRQs in number order, the NIC\'s node for queue IRQs, the sock-
   const p = plan(shuffled, pol);
   assert.deepEqual(p.irqs.map((i) => [i.irq, i.node, i.device]), [[100, 1, '0000:10:00.0'], [101, 1, '0000:10:00.0']]);
   assert.deepEqual(p.rpsSockFlowEntries, { current: 1024, desired: 32768 });
+});
+
+test('ignore on a NIC wins over rps/xps = on and rps-flow-cnt: no mask, no flow count', () => {
+  const p = plan(four(2), withDefaults({ strategy: 'ignore', rps: 'on', xps: 'on', rpsFlowCnt: 4096 }));
+  assert.deepEqual(steering(p, 'rps'), [[0, null, null], [1, null, null]]);
+  assert.deepEqual(steering(p, 'xps'), [[0, null, null], [1, null, null]]);
+});
+
+test('assignmentOf: single-CPU rows only, NIC queues by iface/queue, other IRQs by irq/N', () => {
+  const platform = (s: Snapshot, irq: number, name: string): Snapshot => ({
+    ...s,
+    irqs: [...s.irqs, { irq, name, actions: [name], chip: 'IO-APIC', counts: {}, total: 0, affinity: s.topology.online, effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null }],
+  });
+  const s = platform(platform(platform(four(2), 4, 'ttyS0'), 5, 'rtc0'), 6, 'acpi');
+  const pol = parsePolicy('[irq:a]\nmatch-irq = ttyS0\nstrategy = pin\npin = 3\n[irq:b]\nmatch-irq = rtc0\nstrategy = node\n', 'test.ini', defaultPolicy());
+  const p = plan(s, pol);
+  // rtc0 (every CPU) and acpi (left alone) are no placement to remember.
+  assert.deepEqual(p.irqs.map((i) => i.desired), [[3], [0, 1, 2, 3], null, [0], [1]]);
+  assert.deepEqual(assignmentOf(p), new Map([['irq/4', 3], ['eth0/0', 0], ['eth0/1', 1]]));
+  // A NIC under strategy = node: no single CPU, nothing remembered.
+  assert.deepEqual(assignmentOf(plan(four(2), withDefaults({ strategy: 'node' }))), new Map());
 });
