@@ -308,25 +308,31 @@ describe('react: coalesce → exclusivePasses sharing a pass clock (the agent pi
     });
   }
 
+  /** Events `gaps` ms apart from t = 0 until `until` ms, into react() with passes of `passMs`. */
+  function burst(gaps: number[], passMs: number, until: number) {
+    const ts = scheduler();
+    const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+    let n = 0;
+    ts.run(({ flush }) => {
+      const src = new Subject<string>();
+      let t = 0;
+      for (const g of gaps) {
+        n++;
+        ts.schedule(() => src.next('e'), t);
+        t += g;
+        if (t >= until) break;
+      }
+      src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
+      flush();
+    });
+    return { log, n };
+  }
+
   it('property: a burst shorter than maxWait, arriving at any time during or after a pass, costs at most 2 passes', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 80 }), (gaps, passMs) => {
         // Events `gaps` apart from 0, clipped to the first maxWait ms (a burst, not a trickle).
-        const ts = scheduler();
-        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
-        let n = 0;
-        ts.run(({ flush }) => {
-          const src = new Subject<string>();
-          let t = 0;
-          for (const g of gaps) {
-            n++;
-            ts.schedule(() => src.next('e'), t);
-            t += g;
-            if (t >= MAX_WAIT) break;
-          }
-          src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
-          flush();
-        });
+        const { log, n } = burst(gaps, passMs, MAX_WAIT);
         assert.equal(log.started[0], 0);
         assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
         assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
@@ -342,21 +348,7 @@ describe('react: coalesce → exclusivePasses sharing a pass clock (the agent pi
       fc.property(fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 80, size: 'max' }), fc.integer({ min: 1, max: 80 }), (gaps, passMs) => {
         // The leading pass runs 0..passMs; the rest of the burst may keep arriving until
         // passMs + maxWait (the 100 000-event bench burst took longer than maxWait to arrive).
-        const ts = scheduler();
-        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
-        let n = 0;
-        ts.run(({ flush }) => {
-          const src = new Subject<string>();
-          let t = 0;
-          for (const g of gaps) {
-            n++;
-            ts.schedule(() => src.next('e'), t);
-            t += g;
-            if (t >= passMs + MAX_WAIT) break;
-          }
-          src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
-          flush();
-        });
+        const { log, n } = burst(gaps, passMs, passMs + MAX_WAIT);
         assert.equal(log.started[0], 0);
         assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
         assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
