@@ -238,16 +238,23 @@ async function watchdogWindow(dir: string, seconds: number): Promise<object> {
   }
 }
 
+/** eth0's queue IRQ numbers (whose masks both benches save and restore), or why there are none. */
+function eth0QueueIrqs(): number[] | string {
+  const names = eth0QueueIrqNames();
+  if (names.length === 0) return 'eth0 has no queue IRQ that the snapshot recognises';
+  const byName = irqsByName();
+  const irqs = names.map((n) => byName.get(n));
+  if (irqs.some((i) => i === undefined)) return `eth0 queue IRQs ${names.join(', ')} not found`;
+  return irqs as number[];
+}
+
 export async function benchIdle(opts: IdleOptions = {}): Promise<object> {
   const idleS = opts.idleS ?? 300;
   const watchdogS = opts.watchdogS ?? 60;
   if (process.getuid?.() !== 0) return { skipped: 'needs root (journald, an agent on the real kernel)' };
-  const ETH0_IRQS = eth0QueueIrqNames();
-  if (ETH0_IRQS.length === 0) return { skipped: 'eth0 has no queue IRQ that the snapshot recognises' };
-  const byName = irqsByName();
-  const irqs = ETH0_IRQS.map((n) => byName.get(n));
-  if (irqs.some((i) => i === undefined)) return { skipped: `eth0 queue IRQs ${ETH0_IRQS.join(', ')} not found` };
-  const saved = save(irqs as number[]);
+  const eth0 = eth0QueueIrqs();
+  if (typeof eth0 === 'string') return { skipped: eth0 };
+  const saved = save(eth0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-idle-'));
   const noJournal = journaldUnavailableReason();
   let jd: TestJournald | null = null;
@@ -316,12 +323,9 @@ export interface StartupOptions {
 export async function benchStartup(opts: StartupOptions = {}): Promise<object> {
   const runs = opts.runs ?? 3;
   if (process.getuid?.() !== 0) return { skipped: 'needs root (an agent on the real kernel)' };
-  const ETH0_IRQS = eth0QueueIrqNames();
-  if (ETH0_IRQS.length === 0) return { skipped: 'eth0 has no queue IRQ that the snapshot recognises' };
-  const byName = irqsByName();
-  const irqs = ETH0_IRQS.map((n) => byName.get(n));
-  if (irqs.some((i) => i === undefined)) return { skipped: `eth0 queue IRQs ${ETH0_IRQS.join(', ')} not found` };
-  const saved = save(irqs as number[]);
+  const eth0 = eth0QueueIrqs();
+  if (typeof eth0 === 'string') return { skipped: eth0 };
+  const saved = save(eth0);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-start-'));
   const out: Record<string, unknown> = { what: 'ms from just before spawn() of `affinityd run` to READY=1 and to the end of the first full apply (its STATUS=)' };
   const once = async (root: string, config: string, limitMs: number) => {
