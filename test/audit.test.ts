@@ -10,7 +10,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startJournald, journaldUnavailableReason, type TestJournald } from './helpers/journald.js';
-import { MESSAGE_IDS, AUDIT_KINDS, toJournalFields, changeMessage, irqSubject, DEFAULT_PRIORITY, kindOfMessageId, type AuditRecord } from '../src/audit/records.js';
+import fc from 'fast-check';
+import { runs } from './helpers/runs.js';
+import { MESSAGE_IDS, AUDIT_KINDS, RECORD_FIELDS, toJournalFields, toJsonLine, levelOf, priorityOf, changeMessage, irqSubject, DEFAULT_PRIORITY, kindOfMessageId, type AuditRecord } from '../src/audit/records.js';
 import { JournalClient, encodeJournalFields, isValidFieldName, isJournalAvailable, truncateToFit } from '../src/audit/journald.js';
 import { createAuditLog } from '../src/audit/audit-log.js';
 import { readAudit, formatAuditTable, journalctlArgs, parseJournalJson, AuditReadError, auditCommand } from '../src/audit/audit-reader.js';
@@ -70,6 +72,53 @@ describe('records (pure)', () => {
     assert.equal(toJournalFields({ kind: 'failed', message: 'x', priority: 9 }).PRIORITY, String(DEFAULT_PRIORITY.failed));
     assert.equal(changeMessage('eth0 rx-0 rps', '', '2-3'), 'eth0 rx-0 rps (none) -> 2-3');
     assert.throws(() => toJournalFields({ kind: 'bogus' as 'applied', message: 'x' }), /unknown record kind "bogus"/);
+  });
+  // The JSON line is the journal record's fallback form (and the stdout sink's output): the two
+  // must carry the same facts, or a record the journal missed would come back changed.
+  it('writes a JSON line that carries the same fields as the journal record, for any record', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const record = fc.record(
+      {
+        kind: fc.constantFrom(...AUDIT_KINDS),
+        message: text,
+        priority: fc.oneof(fc.integer({ min: -2, max: 9 }), fc.double()),
+        target: text,
+        irq: fc.nat(100_000),
+        interface: text,
+        queue: text,
+        old: text,
+        new: text,
+        trigger: text,
+        policy: text,
+        error: text,
+      },
+      { requiredKeys: ['kind', 'message'] },
+    ) as fc.Arbitrary<AuditRecord>;
+    fc.assert(
+      fc.property(record, fc.date({ min: new Date(0), max: new Date(4e12), noInvalidDate: true }), (r, when) => {
+        const line = toJsonLine(r, when);
+        assert.ok(line.endsWith('\n') && !line.slice(0, -1).includes('\n'), 'one line');
+        const j = JSON.parse(line) as Record<string, unknown>;
+        const f = toJournalFields(r);
+        assert.equal(j.message, f.MESSAGE);
+        assert.equal(j.priority, priorityOf(r));
+        assert.equal(String(j.priority), f.PRIORITY);
+        assert.equal(j.level, levelOf(priorityOf(r)));
+        assert.equal(j.message_id, f.MESSAGE_ID);
+        assert.equal(j.kind, r.kind);
+        assert.equal(j.time, when.toISOString());
+        for (const [key, field] of RECORD_FIELDS) {
+          assert.deepEqual(j[key], r[key], key);
+          if (r[key] !== undefined && r[key] !== '') assert.equal(String(j[key]), f[field], field);
+          else assert.equal(f[field], undefined, field);
+        }
+      }),
+      { numRuns: runs(300) },
+    );
+    assert.deepEqual([0, 2, 3, 4, 5, 6, 7].map(levelOf), ['fatal', 'fatal', 'error', 'warn', 'info', 'info', 'debug']);
+    assert.deepEqual(Object.keys(JSON.parse(toJsonLine({ kind: 'failed', message: 'm', error: 'e', irq: 9 }, new Date(0))) as object),
+      ['level', 'time', 'kind', 'message_id', 'priority', 'irq', 'error', 'message']);
+    assert.throws(() => toJsonLine({ kind: 'bogus' as 'applied', message: 'x' }, new Date(0)), /unknown record kind "bogus"/);
   });
 });
 

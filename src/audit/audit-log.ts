@@ -1,12 +1,11 @@
 // audit-log — where audit records go: the journal (native fields) when it exists, else JSON
 // lines on stdout (a terminal or a container without journald).
 //
-// The journal fields are made from the record itself (toJournalFields), never parsed back out
-// of a JSON line. pino, the project's logger, writes the JSON lines: on stdout when there is
-// no journal, and in journal mode only as each record's fallback form, handed to the journal
-// client with the fields (the destination is called synchronously in-process, so the line
-// and the record meet in record()). No worker-thread transport: a record must be queued for
-// the journal before record() returns, so that flush() at shutdown really covers it.
+// record() hands the journal client the record's fields (toJournalFields) directly; the JSON
+// line (toJsonLine) is only their fallback form, used should the journal never take them.
+// No logger sits in between: pino serves the operational log, and routing audit records
+// through it meant encoding each one to JSON only to pass it on. A record is queued for the
+// journal before record() returns, so that flush() at shutdown really covers it.
 //
 // No silent loss: a record the journal client gives up on (journal dead or wedged for the
 // client's giveUpMs, queue full, refused, left at close) is written to the fallback stream as
@@ -14,10 +13,9 @@
 // and why.
 
 import { once } from 'node:events';
-import { pino, type Logger } from 'pino';
 import { JournalClient, isJournalAvailable, DEFAULT_JOURNAL_SOCKET, type JournalClientOptions, type JournalStats, type UndeliveredRecord } from './journald.js';
 import { printable } from '../text/printable.js';
-import { MESSAGE_IDS, RECORD_FIELDS, priorityOf, toJournalFields, type AuditRecord } from './records.js';
+import { toJournalFields, toJsonLine, type AuditRecord } from './records.js';
 
 export type { AuditRecord } from './records.js';
 
@@ -33,6 +31,8 @@ export interface AuditLogOptions {
   flushTimeoutMs?: number;
   /** Where the "N audit records not delivered" line goes (default process.stderr). */
   warn?: NodeJS.WritableStream;
+  /** Clock for the JSON lines' time (tests). */
+  now?: () => Date;
 }
 
 export interface AuditLog {
@@ -45,33 +45,6 @@ export interface AuditLog {
   stats(): JournalStats | null;
 }
 
-/**
- * A pino destination for journal mode: the record's journal fields were set by record() just
- * before pino wrote the line, which becomes their fallback form should the journal never take them.
- */
-function journalDestination(client: JournalClient, take: () => Record<string, string>): { write(line: string): void } {
-  return {
-    write(line: string): void {
-      client.send(take(), line.endsWith('\n') ? line : `${line}\n`);
-    },
-  };
-}
-
-/**
- * JSON lines for a terminal: JSON.stringify escapes C0 controls but leaves C1 (0x9b is CSI to
- * some terminals) and bidi overrides raw; printable() writes them as \uXXXX, still valid JSON.
- */
-function printableLines(stream: NodeJS.WritableStream): { write(line: string): void } {
-  return { write: (line: string) => void stream.write(printable(line)) };
-}
-
-function levelFor(priority: number): 'fatal' | 'error' | 'warn' | 'info' | 'debug' {
-  if (priority <= 2) return 'fatal';
-  if (priority === 3) return 'error';
-  if (priority === 4) return 'warn';
-  return priority === 7 ? 'debug' : 'info';
-}
-
 export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
   const mode = opts.journal ?? 'auto';
   if (mode !== 'auto' && mode !== 'on' && mode !== 'off') {
@@ -81,6 +54,7 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
   const flushTimeoutMs = opts.flushTimeoutMs ?? 5000;
   const useJournal = mode === 'on' || (mode === 'auto' && isJournalAvailable(socketPath));
   const stdout = opts.stdout ?? process.stdout;
+  const now = opts.now ?? (() => new Date());
 
   const warn = opts.warn ?? process.stderr;
   const fallbackName = stdout === process.stderr ? 'stderr' : stdout === process.stdout ? 'stdout' : 'the fallback stream';
@@ -89,19 +63,6 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
     warn.write(`affinityd: ${records.length} audit record(s) not delivered to the journal: ${reason}; written to ${fallbackName} as JSON lines\n`);
   };
   const client = useJournal ? new JournalClient({ ...opts.client, socketPath, onUndelivered: undelivered }) : null;
-  // The journal fields of the record being written (journal mode), for journalDestination.
-  let pending: Record<string, string> | null = null;
-  const logger: Logger = pino(
-    {
-      level: 'trace', // audit records are never filtered by level
-      base: null, // pid/hostname: the journal adds trusted ones; on stdout they are noise
-      messageKey: 'message',
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    client ? journalDestination(client, () => pending!) : printableLines(stdout),
-  );
-
   let closed = false;
   const flushStdout = async (): Promise<void> => {
     const w = stdout as NodeJS.WritableStream & { writableNeedDrain?: boolean };
@@ -112,17 +73,11 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
     sink: client ? 'journal' : 'stdout',
     record(r: AuditRecord): void {
       if (closed) throw new Error('audit: record() after close()');
-      const id = MESSAGE_IDS[r.kind];
-      if (id === undefined) throw new Error(`audit: unknown record kind "${String(r.kind)}"`);
-      const priority = priorityOf(r);
-      const obj: Record<string, unknown> = { kind: r.kind, message_id: id, priority };
-      for (const [key] of RECORD_FIELDS) if (r[key] !== undefined) obj[key] = r[key];
-      pending = client ? toJournalFields({ ...r, priority }) : null;
-      try {
-        logger[levelFor(priority)](obj, r.message);
-      } finally {
-        pending = null;
-      }
+      const line = toJsonLine(r, now()); // throws on a kind without a MESSAGE_ID
+      if (client) client.send(toJournalFields(r), line);
+      // JSON.stringify escapes C0 controls but leaves C1 (0x9b is CSI to some terminals) and
+      // bidi overrides raw; printable() writes them as \uXXXX, still valid JSON.
+      else stdout.write(printable(line));
     },
     async flush(): Promise<void> {
       if (client) await client.flush(flushTimeoutMs);

@@ -95,7 +95,9 @@ export const RECORD_FIELDS = [
 
 export function priorityOf(r: AuditRecord): number {
   const p = r.priority;
-  return p !== undefined && Number.isInteger(p) && p >= 0 && p <= 7 ? p : DEFAULT_PRIORITY[r.kind];
+  // `+ 0` turns -0 (an integer in [0, 7] to Number.isInteger) into the 0 that JSON and the
+  // journal write, so that every form of the record carries the same number.
+  return p !== undefined && Number.isInteger(p) && p >= 0 && p <= 7 ? p + 0 : DEFAULT_PRIORITY[r.kind];
 }
 
 export function toJournalFields(r: AuditRecord): Record<string, string> {
@@ -112,6 +114,29 @@ export function toJournalFields(r: AuditRecord): Record<string, string> {
     if (v !== undefined && v !== null && v !== '') out[field] = String(v);
   }
   return out;
+}
+
+/** The operational-log level name a syslog priority reads as in a JSON line. */
+export function levelOf(priority: number): 'fatal' | 'error' | 'warn' | 'info' | 'debug' {
+  if (priority <= 2) return 'fatal';
+  if (priority === 3) return 'error';
+  if (priority === 4) return 'warn';
+  return priority === 7 ? 'debug' : 'info';
+}
+
+/**
+ * A record as one JSON line (stdout sink, and the journal sink's fallback form): level, time,
+ * kind, message_id and priority first, then the set fields in RECORD_FIELDS order, then the
+ * message, so that lines read alike whichever sink wrote them.
+ */
+export function toJsonLine(r: AuditRecord, time: Date): string {
+  const id = MESSAGE_IDS[r.kind];
+  if (id === undefined) throw new Error(`audit: unknown record kind "${String(r.kind)}"`);
+  const priority = priorityOf(r);
+  const obj: Record<string, unknown> = { level: levelOf(priority), time: time.toISOString(), kind: r.kind, message_id: id, priority };
+  for (const [key] of RECORD_FIELDS) if (r[key] !== undefined) obj[key] = r[key];
+  obj.message = r.message;
+  return `${JSON.stringify(obj)}\n`;
 }
 
 /**
