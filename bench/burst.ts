@@ -1,5 +1,5 @@
 // bench/burst — how many re-plan passes a burst of N events costs, through the agent's real
-// operators (react: coalesce(settle, 5·settle) → exclusivePasses) on the real clock, with a fake pass
+// operators (react: coalesce(settle, MAX_WAIT_SETTLES·settle) → exclusivePasses) on the real clock, with a fake pass
 // that takes a fixed time and counts itself. A benchmark, not a test: it prints figures. The
 // target: at most 2 passes (the leading one, started by the first event, and one trailing).
 //
@@ -9,7 +9,7 @@
 // bound), and the heap growth while the burst was in flight.
 
 import { Observable, Subject, timer, map } from 'rxjs';
-import { MAX_KEPT, react, type Batch } from '../src/agent/pipeline.js';
+import { MAX_KEPT, MAX_WAIT_SETTLES, react, type Batch } from '../src/agent/pipeline.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
 
@@ -56,7 +56,7 @@ async function oneBurst(n: number, settleMs: number, passMs: number, chunk: numb
   };
   let completed!: () => void;
   const done = new Promise<void>((r) => (completed = r));
-  src.pipe(react(settleMs, 5 * settleMs, run)).subscribe({ complete: () => completed() });
+  src.pipe(react(settleMs, MAX_WAIT_SETTLES * settleMs, run)).subscribe({ complete: () => completed() });
 
   (globalThis as { gc?: () => void }).gc?.();
   const heap0 = heapUsed();
@@ -98,7 +98,7 @@ export async function benchBurst(opts: BurstOptions = {}): Promise<object> {
   const maxPasses = Math.max(...results.map((r) => r.passes));
   return {
     settleMs,
-    maxWaitMs: 5 * settleMs,
+    maxWaitMs: MAX_WAIT_SETTLES * settleMs,
     fakePassMs: passMs,
     eventsPerMacrotask: chunk,
     maxKept: MAX_KEPT,

@@ -331,13 +331,17 @@ export async function benchStartup(opts: StartupOptions = {}): Promise<object> {
   const once = async (root: string, config: string, limitMs: number) => {
     const s = spawnAgent(root, config, dir);
     try {
-      return await startTimes(s, limitMs);
+      const times = await startTimes(s, limitMs);
+      // The resident size the agent keeps once started: one second later the GC after its
+      // first pass (src/agent/heap.ts) has run, and nothing else will until an event.
+      await sleep(1000);
+      return { ...times, rssKiB: counters(s.child.pid!).rssKiB };
     } finally {
       await s.close();
     }
   };
   const series = async (root: string, config: string, limitMs: number) => {
-    const rs: { firstApplyMs: number; readyMs: number }[] = [];
+    const rs: { firstApplyMs: number; readyMs: number; rssKiB: number }[] = [];
     const errors: string[] = [];
     for (let i = 0; i < runs; i++) {
       // A fresh state file each time: every start is a first start (a "boot" pass).
@@ -348,7 +352,7 @@ export async function benchStartup(opts: StartupOptions = {}): Promise<object> {
         errors.push((e as Error).message);
       }
     }
-    return { runs: rs, firstApplyMs: summarize(rs.map((r) => r.firstApplyMs)), readyMs: summarize(rs.map((r) => r.readyMs)), errors };
+    return { runs: rs, firstApplyMs: summarize(rs.map((r) => r.firstApplyMs)), readyMs: summarize(rs.map((r) => r.readyMs)), rssKiBAfterStart: summarize(rs.map((r) => r.rssKiB)), errors };
   };
   try {
     out.thisVm = { cpus: os.cpus().length, ...(await series('/', policyFile(dir), 30_000)) };

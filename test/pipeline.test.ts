@@ -36,6 +36,25 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
+  it('a late settle timer does not split a burst: the I/O queued behind it joins the open batch', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable }) => {
+      const src = new Subject<string>();
+      expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 300ms !').toBe('-a 40ms y', {
+        a: batch(['a']),
+        y: batch(['b', 'c']),
+      });
+      // a at 1 leads; b at 2 opens the batch and its settle timer (due at 22); c is queued after
+      // that timer for the same instant: how a process that was not running meets an overdue
+      // timer and the datagrams that arrived meanwhile. c is the same burst: one batch at 42.
+      ts.schedule(() => src.next('a'), 1);
+      ts.schedule(() => {
+        src.next('b');
+        ts.schedule(() => src.next('c'), SETTLE);
+      }, 2);
+    });
+  });
+
   it('a lone event is emitted at once, and so is the next one after settle ms of quiet', () => {
     scheduler().run(({ hot, expectObservable }) => {
       // a at 0, b at 20 (exactly settle later: quiet enough), c at 30 (10 ms after b: trailing).
@@ -352,6 +371,38 @@ describe('react: coalesce → exclusivePasses sharing a pass clock (the agent pi
         assert.equal(log.started[0], 0);
         assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
         assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
+      }),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it('property: a stalled delivery (each chunk queued behind the timers due at its instant, gaps up to settle) still costs at most 2 passes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: SETTLE }), { minLength: 1, maxLength: 60, size: 'max' }), fc.integer({ min: 1, max: 80 }), (gaps, passMs) => {
+        const ts = scheduler();
+        const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+        let n = 0;
+        ts.run(({ flush }) => {
+          const src = new Subject<string>();
+          // Each chunk schedules the next when it runs, so the next sorts after every timer
+          // created meanwhile for the same instant: the order in which a process that was not
+          // running meets its overdue timers before the I/O that queued up. A gap of exactly
+          // settle is such a stall, not quiet. Delivery ends before maxWait after the leading
+          // pass's end, as in the property above.
+          const deliver = (i: number, t: number): void => {
+            n++;
+            src.next('e');
+            const g = gaps[i];
+            if (g !== undefined && t + g < passMs + MAX_WAIT) ts.schedule(() => deliver(i + 1, t + g), g);
+          };
+          src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
+          ts.schedule(() => deliver(0, 0), 0);
+          flush();
+        });
+        assert.equal(log.started[0], 0);
+        assert.ok(log.batches.length <= 2, `${log.batches.length} passes`);
+        assert.equal(log.batches.reduce((k, b) => k + b.count, 0), n);
+        assert.equal(log.maxActive, 1);
       }),
       { numRuns: runs(300) },
     );
