@@ -16,6 +16,7 @@ import { Reconciler } from '../reconcile/reconciler.js';
 import type { AppliedState } from '../state/state.js';
 import { describeEvent, isRelevant, type AgentEvent } from './events.js';
 import { createNotifier, type Notifier } from './notify.js';
+import { PendingWork, changesTopology } from './pending-work.js';
 import { MAX_WAIT_SETTLES, react, type Batch } from './pipeline.js';
 import { distinctLinkState, links$ } from './rtnetlink.js';
 import { signals$, termination$ } from './signals.js';
@@ -152,6 +153,24 @@ function policyReloader(reconciler: Reconciler, configOpts: Parameters<typeof lo
   };
 }
 
+/** [cpus] online-hotplugged: online hot-added CPUs before the pass, so the pass balances onto them. */
+function onlineHotAdded(cpus: number[], trigger: string, ctx: { root: string; reconciler: Reconciler; audit: AuditLog; log: pino.Logger }): void {
+  if (!ctx.reconciler.policy.onlineHotplugged || cpus.length === 0) return;
+  const report = applyWrites(onlineWrites(ctx.root, cpus), { root: ctx.root });
+  for (const c of report.changes) {
+    const r = changeRecord(c, trigger);
+    if (r) ctx.audit.record(r);
+    if (c.outcome !== 'applied') ctx.log.warn(`cannot online hot-added ${c.write.target}: ${c.error ?? c.outcome}`);
+  }
+}
+
+/** The agent's own clocks: the periodic resync ([agent] resync-interval) and systemd's watchdog. */
+function tickers(resyncIntervalS: number, notifier: Notifier): Observable<AgentEvent> {
+  const resync = resyncIntervalS > 0 ? interval(resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : EMPTY;
+  const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : EMPTY;
+  return merge(resync, watchdog);
+}
+
 /** Start the agent; resolves with the exit code after SIGTERM/SIGINT (or `stop$`). */
 export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> = termination$()): Promise<number> {
   const log = opts.log ?? pino({ name: 'affinityd', base: null }, pino.destination(2));
@@ -185,49 +204,25 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
   notifier.notify('READY=1');
 
   const sources = opts.sources ?? kernelSources(log, (source, why) => exported.metrics.droppedMessage(source, why));
-  const agentPolicy = reconciler.policy.agent;
-  const resync = agentPolicy.resyncIntervalS > 0 ? interval(agentPolicy.resyncIntervalS * 1000).pipe(map((): AgentEvent => ({ kind: 'resync', reason: 'periodic' }))) : EMPTY;
-  const watchdog = notifier.watchdogMs ? interval(notifier.watchdogMs / 2).pipe(tap(() => notifier.notify('WATCHDOG=1')), ignoreElements()) : EMPTY;
-  const settle = agentPolicy.settleMs;
-
-  // A flag, not a look at the batch: a batch keeps only its first MAX_KEPT events, so a
-  // SIGHUP in the middle of an event storm would otherwise be lost.
-  let reloadWanted = false;
-  // --- CPU-event passes (issue 14): when every event since the last pass was a CPU event,
-  // the pass refreshes the last snapshot instead of re-reading everything (snapshot/refresh).
-  // A CPU add or remove changes only CPU topology, which the refresh re-reads whole (its
-  // per-CPU cache is dropped below); IRQs and NICs do not change with it. Any other event — a
-  // resync, a reload, a device — reads everything.
-  let fullSnapshotWanted = true;
-  const refreshable = (e: AgentEvent): boolean => e.kind === 'cpu';
-  // ---
-  // CPUs announced by an `add` uevent since the last pass (kept apart for the same reason).
-  const hotAdded = new Set<number>();
-  /** [cpus] online-hotplugged: online them before the pass, so the pass balances onto them. */
-  const onlineHotAdded = (trigger: string): void => {
-    const cpus = [...hotAdded];
-    hotAdded.clear();
-    if (!reconciler.policy.onlineHotplugged || cpus.length === 0) return;
-    const report = applyWrites(onlineWrites(opts.root, cpus), { root: opts.root });
-    for (const c of report.changes) {
-      const r = changeRecord(c, trigger);
-      if (r) audit.record(r);
-      if (c.outcome !== 'applied') log.warn(`cannot online hot-added ${c.write.target}: ${c.error ?? c.outcome}`);
-    }
+  const settle = reconciler.policy.agent.settleMs;
+  const pending = new PendingWork();
+  const pass = async (b: Batch<AgentEvent>): Promise<void> => {
+    const work = pending.take();
+    const trigger = triggerText(b);
+    if (work.reload) reload('SIGHUP');
+    onlineHotAdded(work.hotAdded, trigger, { root: opts.root, reconciler, audit, log });
+    await passes.run(trigger, b.count, b.events[0]?.kind ?? 'unknown', work.refresh);
   };
 
   return new Promise<number>((resolve) => {
-    merge(sources, resync, watchdog)
+    merge(sources, tickers(reconciler.policy.agent.resyncIntervalS, notifier))
       .pipe(
         takeUntil(stop$),
         tap((e) => exported.metrics.event(e)),
         filter(isRelevant),
         tap((e) => {
-          if (e.kind === 'reload') reloadWanted = true;
-          if (!refreshable(e)) fullSnapshotWanted = true;
-          if (e.kind === 'cpu' && e.action === 'add') hotAdded.add(e.cpu);
-          // Physical CPU hotplug (and anything we may have missed) can change the topology.
-          if ((e.kind === 'cpu' && (e.action === 'add' || e.action === 'remove')) || e.kind === 'resync') reconciler.forgetTopology();
+          pending.note(e);
+          if (changesTopology(e)) reconciler.forgetTopology();
           log.debug({ event: e }, describeEvent(e));
           if (e.kind === 'cpu' && e.action === 'add' && !reconciler.policy.onlineHotplugged) {
             log.info(`cpu${e.cpu} hot-added and left offline ([cpus] online-hotplugged = no); balanced onto when it comes online`);
@@ -239,19 +234,7 @@ export async function startAgent(opts: AgentOptions, stop$: Observable<unknown> 
         // passes for the `add`s of two new vCPUs delayed the `online` pass that spreads the
         // load by ~2.5 s (bench:gateway, issue 12).
         filter((e) => !(e.kind === 'cpu' && e.action === 'add' && !reconciler.policy.onlineHotplugged)),
-        react(settle, settle * MAX_WAIT_SETTLES, (b: Batch<AgentEvent>) =>
-          defer(async () => {
-            if (reloadWanted) {
-              reloadWanted = false;
-              reload('SIGHUP');
-            }
-            onlineHotAdded(triggerText(b));
-            const refresh = !fullSnapshotWanted;
-            fullSnapshotWanted = false;
-            await passes.run(triggerText(b), b.count, b.events[0]?.kind ?? 'unknown', refresh);
-            return b;
-          }),
-        ),
+        react(settle, settle * MAX_WAIT_SETTLES, (b: Batch<AgentEvent>) => defer(() => pass(b))),
       )
       .subscribe({
         error: (e: Error) => log.error(`agent pipeline failed: ${e.message}`),
