@@ -159,6 +159,50 @@ describe('coalesce(settle, maxWait)', () => {
       expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('a 5ms (b|)', { a: batch(['a']), b: batch(['b']) });
     });
   });
+
+  it('an event exactly maxWait ms after a coalesced batch closed leads again; one ms earlier it is coalesced', () => {
+    // a at 0 leads; b at 1 is coalesced and closes at 21. c at 121 is maxWait after that
+    // batch, so it leads; c at 120 (99 ms after it) is coalesced and closes settle later.
+    for (const [gap, want] of [
+      ['119ms', 'a 20ms b 99ms c'],
+      ['118ms', 'a 20ms b 118ms c'],
+    ] as const) {
+      scheduler().run(({ hot, expectObservable }) => {
+        const src = hot<string>(`ab ${gap} c`);
+        expectObservable(src.pipe(coalesce<string>(SETTLE, MAX_WAIT)), '^ 400ms !').toBe(want, { a: batch(['a']), b: batch(['b']), c: batch(['c']) });
+      });
+    }
+  });
+
+  it('completes with the source also when no batch is open: nothing more is emitted', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      // a leads at once and leaves nothing open; then the source ends (and an empty source).
+      expectObservable(cold<string>('a 4ms |').pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('a 4ms |', { a: batch(['a']) });
+      expectObservable(cold<string>('|').pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('|');
+    });
+  });
+
+  it('a source error is passed on, not swallowed (the agent must see its event source fail)', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const err = new Error('netlink socket closed');
+      expectObservable(cold<string>('a 4ms #', undefined, err).pipe(coalesce<string>(SETTLE, MAX_WAIT))).toBe('a 4ms #', { a: batch(['a']) }, err);
+    });
+  });
+
+  it('unsubscribing lets go of the source and cancels the open batch', () => {
+    const ts = scheduler();
+    ts.run(({ flush }) => {
+      const src = new Subject<string>();
+      const got: Batch<string>[] = [];
+      const sub = src.pipe(coalesce<string>(SETTLE, MAX_WAIT)).subscribe((b) => got.push(b));
+      src.next('a');
+      src.next('b'); // opens a batch, due at settle
+      sub.unsubscribe();
+      assert.equal(src.observed, false, 'the source is no longer subscribed');
+      flush();
+      assert.deepEqual(got, [batch(['a'])]);
+    });
+  });
 });
 
 describe('mergeBatches', () => {
@@ -301,6 +345,39 @@ describe('react: coalesce → exclusivePasses sharing a pass clock (the agent pi
       ts.flush();
       assert.deepEqual(log.started, [0, 35]);
     });
+  });
+
+  /** Pass start times when events arrive at `at` (ms) into react() with passes of `passMs`. */
+  function passStarts(at: number[], passMs: number): number[] {
+    const ts = scheduler();
+    const log = { started: [] as number[], ended: [] as number[], batches: [] as Batch<string>[], maxActive: 0 };
+    ts.run(({ flush }) => {
+      const src = new Subject<string>();
+      for (const t of at) ts.schedule(() => src.next('e'), t);
+      src.pipe(react(SETTLE, MAX_WAIT, fakeRun(passMs, log, () => ts.now()))).subscribe();
+      flush();
+    });
+    return log.started;
+  }
+
+  it('the pass clock decides the leading edge: not while a pass runs, nor within settle ms of its end', () => {
+    // a at 0 leads and runs 0..40; b comes more than settle ms after a, so only the pass clock
+    // can hold it back: coalesced, its batch closes settle ms after b.
+    const cases: [number, number, string][] = [
+      [30, 50, 'while the pass runs'],
+      [45, 65, '5 ms after the pass ended'],
+      [59, 79, '19 ms after the pass ended'],
+      [60, 60, 'settle ms after the pass ended: leads'],
+    ];
+    for (const [b, second, why] of cases) assert.deepEqual(passStarts([0, b], 40), [0, second], why);
+  });
+
+  it('a trickle during a pass longer than maxWait: the batch closes maxWait after the pass ended, not while it runs', () => {
+    // a leads (pass 0..150); events every 10 ms from 5 to 295 never leave settle ms of quiet.
+    // The batch opened at 5 would be due at 105, but a pass is running: it is due 100 ms after
+    // that pass ended (250). The rest (255..295) closes at 315, during that pass: trailing at 400.
+    const trickle = Array.from({ length: 30 }, (_, i) => 5 + 10 * i);
+    assert.deepEqual(passStarts([0, ...trickle], 150), [0, 250, 400]);
   });
 
   for (const n of [1, 64, 1000, 100_000]) {
