@@ -9,7 +9,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Observable, Subject, defer, finalize, map, of, takeUntil, timer } from 'rxjs';
+import { Observable, Subject, defer, finalize, map, of, takeUntil, tap, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import fc from 'fast-check';
 import { MAX_KEPT, coalesce, emptyBatch, exclusivePasses, mergeBatches, react, type Batch } from '../src/agent/pipeline.js';
@@ -288,6 +288,29 @@ describe('exclusivePasses(run)', () => {
     });
   });
 
+  it('the source ends as a pass ends, before the trailing pass it owes has started: that pass still runs, then it completes', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable }) => {
+      const src = new Subject<Batch<string>>();
+      const started: number[] = [];
+      // The agent's stop arrives in the same turn as the end of the first pass, after it
+      // (scheduled when that pass completes, so before the trailing pass is handed over).
+      const run = (b: Batch<string>): Observable<Batch<string>> =>
+        defer(() => {
+          started.push(ts.now());
+          return timer(50).pipe(
+            map(() => b),
+            tap({ complete: () => started.length === 1 && ts.schedule(() => src.complete()) }),
+          );
+        });
+      expectObservable(src.pipe(exclusivePasses(run))).toBe('50ms x 49ms (y|)', { x: batch(['a']), y: batch(['b']) });
+      ts.schedule(() => src.next(batch(['a'])), 0);
+      ts.schedule(() => src.next(batch(['b'])), 10);
+      ts.flush();
+      assert.deepEqual(started, [0, 50]);
+    });
+  });
+
   it('completes at once when the source completes while idle', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const src = cold<Batch<string>>('a 99ms |', { a: batch(['a']) });
@@ -323,6 +346,56 @@ describe('exclusivePasses(run)', () => {
           // While a pass runs, at most one more pass follows it before the next batch arrives:
           // the number of passes is at most the number of batches.
           assert.ok(log.batches.length <= arrivals.length);
+        },
+      ),
+      { numRuns: runs(300) },
+    );
+  });
+
+  it('property: the source may end at any moment, also as a pass ends: every batch it gave is run, then the output completes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 1, max: 5 })), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 0, max: 60 }),
+        // The agent's stop at a given time, or in the turn the k-th pass ends (after it).
+        fc.oneof(fc.record({ at: fc.integer({ min: 0, max: 600 }) }), fc.record({ afterPass: fc.integer({ min: 1, max: 6 }) })),
+        (arrivals, passMs, stop) => {
+          const ts = scheduler();
+          let sent = 0;
+          let ran = 0;
+          let passes = 0;
+          let stopped = false;
+          let completed = false;
+          ts.run(({ flush }) => {
+            const src = new Subject<Batch<string>>();
+            const end = (): void => {
+              stopped = true;
+              src.complete();
+            };
+            const run = (b: Batch<string>): Observable<Batch<string>> =>
+              defer(() => {
+                const k = ++passes;
+                ran += b.count;
+                return timer(passMs).pipe(
+                  map(() => b),
+                  tap({ complete: () => 'afterPass' in stop && k === stop.afterPass && ts.schedule(end) }),
+                );
+              });
+            src.pipe(exclusivePasses(run)).subscribe({ complete: () => (completed = true) });
+            if ('at' in stop) ts.schedule(end, stop.at);
+            let t = 0;
+            for (const [gap, count] of arrivals) {
+              t += gap;
+              ts.schedule(() => {
+                if (stopped) return;
+                sent += count;
+                src.next(batch(['e'], count));
+              }, t);
+            }
+            flush();
+          });
+          assert.equal(ran, sent, 'every batch the source gave is run');
+          assert.equal(completed, stopped, 'the output completes once the source has ended');
         },
       ),
       { numRuns: runs(300) },

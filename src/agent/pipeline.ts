@@ -165,13 +165,18 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
   return (source) =>
     defer(() => {
       let busy = false;
+      /** Batches that arrived during the running pass (only ever set while busy). */
       let pending: Batch<T> | null = null;
+      /** A trailing batch handed to the scheduler and not yet delivered to trailing$. */
+      let owed = false;
       let sourceDone = false;
       const trailing$ = new Subject<Batch<T>>();
       // trailing$ has no end of its own: complete it once the source has ended and no pass
       // is running or owed, or the merge below (and the agent's stop) would never complete.
+      // A stop that lands between a pass's end and the delivery of its trailing batch must
+      // wait for that pass: a completed trailing$ would drop it without a word.
       const maybeComplete = (): void => {
-        if (sourceDone && !busy && pending === null) trailing$.complete();
+        if (sourceDone && !busy && !owed) trailing$.complete();
       };
       const start = (b: Batch<T>): boolean => {
         if (!busy) {
@@ -201,8 +206,13 @@ export function exclusivePasses<T, R>(run: (batch: Batch<T>) => Observable<R>, s
               const next = pending;
               pending = null;
               // Scheduled, not re-entrant: concatMap must have released the finished pass.
-              if (next) scheduler.schedule(() => trailing$.next(next));
-              else maybeComplete();
+              if (next) {
+                owed = true;
+                scheduler.schedule(() => {
+                  owed = false;
+                  trailing$.next(next);
+                });
+              } else maybeComplete();
             }),
           ),
         ),
