@@ -128,7 +128,7 @@ test('interface naming schemes: each one is a NIC name, near misses are not', ()
 });
 
 // Other device classes whose vectors end like NIC ones: never an interface, in any case.
-const NOT_NICS = ['virtio', 'virtio5', 'nvme', 'nvme0', 'nvme0q3', 'megasas', 'megasas1', 'lpfc', 'hpsa', 'hpsa1', 'mptsas', 'mpt3sas1', 'ahci', 'ahci2', 'xhci_hcd', 'ehci_hcd', 'ohci_hcd', 'uhci_hcd', 'ioat', 'psp', 'dmar', 'dmar1', 'hpet', 'hpet3', 'AMD-Vi', 'AMD-Vi1', 'smartpqi', 'isci', 'idxd', 'idxd2', 'qat', 'snd_hda_intel', 'i915', 'amdgpu', 'nouveau', 'nvkm', 'radeon', 'rtc', 'rtc0', 'ttyS', 'ttyS1', 'timer', 'acpi', 'i8042', 'ata_piix'];
+const NOT_NICS = ['virtio', 'virtio5', 'nvme', 'nvme0', 'nvme0q3', 'nvme1q12', 'megasas', 'megasas1', 'lpfc', 'hpsa', 'hpsa1', 'mptsas', 'mpt3sas1', 'ahci', 'ahci2', 'xhci_hcd', 'ehci_hcd', 'ohci_hcd', 'uhci_hcd', 'ioat', 'psp', 'dmar', 'dmar1', 'hpet', 'hpet3', 'AMD-Vi', 'AMD-Vi1', 'smartpqi', 'isci', 'idxd', 'idxd2', 'qat', 'snd_hda_intel', 'i915', 'amdgpu', 'nouveau', 'nvkm', 'radeon', 'rtc', 'rtc0', 'ttyS', 'ttyS1', 'timer', 'acpi', 'i8042', 'ata_piix'];
 
 test('device classes that are not NICs stay "other" whatever suffix their vectors carry', () => {
   for (const d of NOT_NICS) {
@@ -153,6 +153,59 @@ test('known interface names make plain, -N and -misc names of custom interfaces 
   // Known names do not turn other devices into NICs.
   assert.deepEqual(classifyIrqName('nvme0q1', known), OTHER);
   assert.deepEqual(classifyIrqName('psp-1', known), OTHER);
+  // Nor an interface that happens to be called like a virtio device: virtioN is never a NIC name.
+  assert.deepEqual(classifyIrqName('virtio1', new Set(['virtio1'])), OTHER);
+});
+
+// Each scheme with its numbers in every length, as the kernel prints them.
+const NUMBERED: [string, (dev: number, n: number) => [string, IrqNameClass]][] = [
+  ['mlx5', (_, n) => [`mlx5_comp${n}@pci:0000:01:00.0`, q('rxtx', n, { pci: '0000:01:00.0' })]],
+  ['mlx4', (_, n) => [`mlx4-comp-${n}@pci:0000:04:00.0`, q('rxtx', n, { pci: '0000:04:00.0' })]],
+  ['hns3', (_, n) => [`hns3-0000:7d:00.0-TxRx-${n}`, q('rxtx', n, { pci: '0000:7d:00.0' })]],
+  ['virtio rx', (d, n) => [`virtio${d}-input.${n}`, q('rx', n, { virtio: `virtio${d}` })]],
+  ['virtio tx', (d, n) => [`virtio${d}-output.${n}`, q('tx', n, { virtio: `virtio${d}` })]],
+  ['virtio config', (d) => [`virtio${d}-config`, misc({ virtio: `virtio${d}` })]],
+  ['Intel prefixed', (d, n) => [`ice-eth${d}-TxRx-${n}`, q('rxtx', n, { ifname: `eth${d}` })]],
+  ['combined', (d, n) => [`eth${d}-TxRx-${n}`, q('rxtx', n, { ifname: `eth${d}` })]],
+  ['ena', (d, n) => [`eth${d}-Tx-Rx-${n}`, q('rxtx', n, { ifname: `eth${d}` })]],
+  ['split rx', (d, n) => [`eth${d}-rx-${n}`, q('rx', n, { ifname: `eth${d}` })]],
+  ['split tx', (d, n) => [`eth${d}-tx-${n}`, q('tx', n, { ifname: `eth${d}` })]],
+  ['qlcnic combined', (d, n) => [`eth0-tx-${d}-rx-${n}`, q('rxtx', n, { ifname: 'eth0' })]],
+  ['per ring', (d, n) => [`eth${d}-${n}`, q('rxtx', n, { ifname: `eth${d}` })]],
+  ['misc', (d) => [`eth${d}-misc`, misc({ ifname: `eth${d}` })]],
+];
+
+test('property: device and queue numbers of any length are read whole; text after the number fits no scheme', () => {
+  // A number cut short ("virtio12" read as "virtio1") or a name read past its end
+  // ("eth0-rx-3x" as rx-3) would put an IRQ on another queue's CPU or steal another
+  // device's vector: a name that does not fit a scheme exactly is "other".
+  const num = fc.oneof(fc.nat(9), fc.integer({ min: 10, max: 99_999 }));
+  fc.assert(
+    fc.property(fc.constantFrom(...NUMBERED), num, num, fc.stringMatching(/^[a-z]{1,4}$|^-[a-z]{1,4}$/), ([scheme, make], dev, n, tail) => {
+      const [name, want] = make(dev, n);
+      assert.deepEqual(classifyIrqName(name), want, `${scheme}: ${name}`);
+      assert.deepEqual(classifyIrqName(`${name}${tail}`), OTHER, `${scheme}: ${name}${tail}`);
+    }),
+    { numRuns: runs(2000) },
+  );
+});
+
+test('a scheme matches the whole name, not a part of it', () => {
+  const cases: [string, IrqNameClass][] = [
+    // Something before a virtio name: not that virtio device's vector.
+    ['xvirtio0-input.0', OTHER],
+    ['xvirtio0-config', OTHER],
+    // An Intel driver name inside an interface name is not a driver prefix.
+    ['office-lan-TxRx-0', q('rxtx', 0, { ifname: 'office-lan' })],
+    // Other device classes' names inside an interface name do not make it another device.
+    ['pspnet-rx-1', q('rx', 1, { ifname: 'pspnet' })],
+    ['lanpsp-rx-1', q('rx', 1, { ifname: 'lanpsp' })],
+    ['lab-virtio2-rx-1', q('rx', 1, { ifname: 'lab-virtio2' })],
+    // Any vector of a virtio device that is not a virtio-net queue is not a NIC's, whatever follows.
+    ['virtio3-foo-rx-1', OTHER],
+    ['virtio12-foo-rx-1', OTHER],
+  ];
+  for (const [name, want] of cases) assert.deepEqual(classifyIrqName(name), want, name);
 });
 
 test('shared legacy lines: the first NIC-looking action answers', () => {
