@@ -20,6 +20,8 @@ after(() => {
 });
 
 const NOW = new Date('2026-12-01T12:00:00.000Z');
+/** How long a refused IRQ is left alone: an hour (README, "What it does"). */
+const HOUR = 60 * 60 * 1000;
 
 function pass(state: AppliedState, extra: Partial<PassOptions> = {}): { result: ReturnType<typeof reconcile>; records: AuditRecord[] } {
   const root = extra.root ?? buildFixture(presets.vm2());
@@ -74,7 +76,7 @@ test('a dry run writes nothing, records only its summary and leaves the state as
   assert.equal(pass(emptyState(), { root: roots.at(-1)! }).result.report.changes.length, n);
 });
 
-test('a refused IRQ is remembered by name for MANAGED_RETRY_MS, then tried again', () => {
+test('a refused IRQ is remembered by name for an hour (MANAGED_RETRY_MS), then tried again', () => {
   const moved = firstMovedIrq();
   const refuse: PassOptions['apply'] = {
     writeFile: (file, value) => {
@@ -94,18 +96,19 @@ test('a refused IRQ is remembered by name for MANAGED_RETRY_MS, then tried again
 
   const at = (ms: number): AppliedState => ({ ...first.result.state, managedSince: { [moved.irq]: new Date(NOW.getTime() - ms).toISOString() } });
   // One millisecond before the hour: still left alone, and its hour keeps its start.
-  const before = pass(at(MANAGED_RETRY_MS - 1));
+  assert.equal(MANAGED_RETRY_MS, HOUR);
+  const before = pass(at(HOUR - 1));
   assert.ok(!before.result.report.changes.some((c) => c.write.target === moved.target));
   assert.deepEqual(before.result.state.managed, { [moved.irq]: name });
-  assert.deepEqual(before.result.state.managedSince, { [moved.irq]: new Date(NOW.getTime() - MANAGED_RETRY_MS + 1).toISOString() });
+  assert.deepEqual(before.result.state.managedSince, { [moved.irq]: new Date(NOW.getTime() - HOUR + 1).toISOString() });
   // At the hour: tried again, and forgotten once it moved.
-  const due = pass(at(MANAGED_RETRY_MS));
+  const due = pass(at(HOUR));
   assert.equal(due.result.report.changes.find((c) => c.write.target === moved.target)?.outcome, 'applied');
   assert.deepEqual(due.result.state.managed, {});
 
   // No managedSince: the hour runs from appliedAt; an unreadable date counts as fresh, and
   // the carried-over refusal then starts its hour now.
-  const old = { ...first.result.state, managedSince: undefined, appliedAt: new Date(NOW.getTime() - MANAGED_RETRY_MS).toISOString() };
+  const old = { ...first.result.state, managedSince: undefined, appliedAt: new Date(NOW.getTime() - HOUR).toISOString() };
   assert.ok(pass(old).result.report.changes.some((c) => c.write.target === moved.target), 'appliedAt an hour ago: retried');
   const unknown = pass({ ...first.result.state, managedSince: undefined, appliedAt: '' });
   assert.ok(!unknown.result.report.changes.some((c) => c.write.target === moved.target), 'no date at all: left alone');
@@ -141,4 +144,15 @@ test('a CPU gone between snapshot and write re-plans, at most three times; a per
     },
   });
   assert.equal(denied.result.passes, 1, 'no re-plan once writes are refused for permission');
+});
+
+test('without an audit sink or a clock: the pass still writes, and the state is stamped with the time of the pass', () => {
+  const root = buildFixture(presets.vm2());
+  roots.push(root);
+  const before = Date.now();
+  const result = reconcile({ root, policy: defaultPolicy(), state: emptyState(), trigger: 'test' });
+  const after = Date.now();
+  assert.ok(result.report.changes.length > 0 && result.report.changes.every((c) => c.outcome === 'applied'), 'a fresh tree needs writes');
+  const at = Date.parse(result.state.appliedAt);
+  assert.ok(at >= before && at <= after, `appliedAt ${result.state.appliedAt}`);
 });

@@ -5,6 +5,10 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { onlineWrites } from '../src/applier/online.js';
 import { changeRecord, countOutcomes, managedSet, nextState } from '../src/reconcile/reconcile.js';
 import { driftOf } from '../src/reconcile/drift.js';
 import { formatCpuList } from '../src/cpumask/cpumask.js';
@@ -15,8 +19,10 @@ import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
 import { cli, writeStateFile, type ApplyJson, type PlanJson } from './helpers/cli-json.js';
 
 const roots: string[] = [];
+const tmpDirs: string[] = [];
 after(() => {
   for (const r of roots) removeFixture(r);
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 describe('one owner of a pass', () => {
@@ -53,10 +59,14 @@ describe('one owner of a pass', () => {
   test('nextState remembers refusals by name, placements and every planned target', () => {
     const snapshot = takeSnapshot(roots[0]!);
     const irq = snapshot.irqs[0]!;
-    const plan = { allowedCpus: [0, 1], irqs: [], queues: [{ interface: 'eth0', queue: 0, kind: 'rps' as const, current: [], desired: [0, 1], flowCnt: null, currentFlowCnt: null, policy: 'defaults' }], rpsSockFlowEntries: { current: 0, desired: null }, warnings: [] };
+    const plan = { allowedCpus: [0, 1], irqs: [], queues: [
+      { interface: 'eth0', queue: 0, kind: 'rps' as const, current: [], desired: [0, 1], flowCnt: null, currentFlowCnt: null, policy: 'defaults' },
+      // Left alone (rps = off, or ignore): not a target of this pass.
+      { interface: 'eth0', queue: 1, kind: 'rps' as const, current: [1], desired: null, flowCnt: null, currentFlowCnt: null, policy: null },
+    ], rpsSockFlowEntries: { current: 0, desired: null }, warnings: [] };
     const s = nextState({ ...emptyState(), managed: { 7: 'kept', 8: 'expired' } }, snapshot, plan, { changes: [], managed: [irq.irq], needsReplan: false, permissionError: null }, new Set([7]), 'test', new Date(0));
     assert.deepEqual(s.managed, { 7: 'kept', [irq.irq]: irq.name }, 'refusals in force carry over, expired ones go, new ones come');
-    assert.deepEqual(s.targets, { 'net/eth0/rx-0/rps': '0-1' });
+    assert.deepEqual(s.targets, { 'net/eth0/rx-0/rps': '0-1' }, 'a queue left alone is not recorded');
     assert.deepEqual([s.trigger, s.appliedAt], ['test', '1970-01-01T00:00:00.000Z']);
   });
 
@@ -98,7 +108,9 @@ describe('change records and outcome counts', () => {
     assert.deepEqual(changeRecord({ write, outcome: 'skipped-managed', error: 'EIO' }, 't'), {
       kind: 'skipped-managed', message: 'irq 38 (eth0 rx-0) 0-1 -> 1: t skipped: kernel-managed (EIO)', target: 'irq/38', irq: 38, interface: 'eth0', queue: 'rx-0', old: '0-1', new: '1', trigger: 't', policy: 'defaults', error: 'EIO',
     });
-    assert.equal(changeRecord({ write, outcome: 'skipped-vanished', error: 'ENOENT' }, 't')!.message, 'irq 38 (eth0 rx-0) 0-1 -> 1: t skipped: vanished (ENOENT)');
+    assert.deepEqual(changeRecord({ write, outcome: 'skipped-vanished', error: 'ENOENT' }, 't'), {
+      kind: 'skipped-vanished', message: 'irq 38 (eth0 rx-0) 0-1 -> 1: t skipped: vanished (ENOENT)', target: 'irq/38', irq: 38, interface: 'eth0', queue: 'rx-0', old: '0-1', new: '1', trigger: 't', policy: 'defaults', error: 'ENOENT',
+    });
     for (const outcome of ['failed', 'permission-denied', 'needs-replan'] as const) {
       const r = changeRecord({ write, outcome, error: 'EINVAL' }, 't')!;
       assert.deepEqual([r.kind, r.message, r.error], ['failed', 'irq 38 (eth0 rx-0) 0-1 -> 1: t failed: EINVAL', 'EINVAL']);
@@ -111,6 +123,21 @@ describe('change records and outcome counts', () => {
     assert.equal(changeRecord({ write: sysctl, outcome: 'applied' }, 't')!.message, 'net.core.rps_sock_flow_entries 0 -> 5: t');
     const plainIrq = changeRecord({ write: { ...write, interface: undefined, queue: undefined }, outcome: 'applied' }, 't')!;
     assert.deepEqual([plainIrq.message, plainIrq.interface, plainIrq.queue], ['irq 38 0-1 -> 1: t', undefined, undefined]);
+  });
+
+  test('a hot-added CPU onlined: the target and the record name the CPU, whatever its number', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'affinityd-online-'));
+    tmpDirs.push(root);
+    for (const cpu of [3, 12]) {
+      fs.mkdirSync(path.join(root, `sys/devices/system/cpu/cpu${cpu}`), { recursive: true });
+      fs.writeFileSync(path.join(root, `sys/devices/system/cpu/cpu${cpu}/online`), '0\n');
+    }
+    const writes = onlineWrites(root, [12, 3]);
+    assert.deepEqual(writes.map((w) => w.target), ['cpu/3/online', 'cpu/12/online']);
+    assert.deepEqual(changeRecord({ write: writes[1]!, outcome: 'applied' }, 'cpu12 add'), {
+      kind: 'applied', message: 'cpu12 online 0 -> 1: cpu12 add', target: 'cpu/12/online', old: '0', new: '1', trigger: 'cpu12 add', policy: 'cpus',
+    });
+    assert.equal(changeRecord({ write: writes[0]!, outcome: 'failed', error: 'EBUSY' }, 'cpu3 add')!.message, 'cpu3 online 0 -> 1: cpu3 add failed: EBUSY');
   });
 
   test('countOutcomes: applied and dry runs count as changes, skips and unattempted as skipped, the rest as failed', () => {

@@ -20,6 +20,8 @@ import { enumerateSerialPorts, mergeBindings, readSysfsPorts } from '../src/snap
 import { planSerial } from '../src/planner/serial.js';
 import { FsRoot } from '../src/snapshot/fsroot.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
+import { reconcile } from '../src/reconcile/reconcile.js';
+import { emptyState } from '../src/state/state.js';
 import type { Policy, SerialPortInfo } from '../src/types.js';
 import { buildFixture, removeFixture, TreeWriter, type FixtureSpec } from '../fixture/fixture.js';
 
@@ -369,6 +371,14 @@ describe('planning serial IRQs', () => {
     // ignore vs pin on one IRQ is a conflict too.
     const mixed = planSerial(snap, policyOf(`[serial:a]\nmatch-path = /dev/ttyUSB0\nstrategy = ignore\n[serial:b]\nmatch-path = /dev/ttyUSB1\npin = 3`), [0, 1, 2, 3]);
     assert.match(mixed.irqs.get(40)!.reason, /serial:a wants it left alone for \/dev\/ttyUSB0, serial:b wants 3/);
+  });
+
+  test('a pass given no port list (udev\'s) plans from the snapshot\'s own sysfs view of the ports', () => {
+    const root = machine();
+    const policy = policyOf('[serial:console]\nmatch-path = /dev/ttyS0\npin = 1');
+    const r = reconcile({ root, policy, state: emptyState(), trigger: 't', dryRun: true });
+    const w = r.report.changes.find((c) => c.write.target === 'irq/4');
+    assert.deepEqual([w?.write.new, w?.outcome], ['1', 'dry-run']);
   });
 
   test('[serial:*] beats [irq:*] on the IRQs it resolves; ignore leaves them alone', () => {
