@@ -88,7 +88,8 @@ function subjectOf(c: ChangeResult): string {
   const w = c.write;
   if (w.kind === 'irq') return irqSubject(w.irq!, w.interface ? `${w.interface} ${w.queue}` : undefined);
   if (w.kind === 'sysctl') return 'net.core.rps_sock_flow_entries';
-  if (w.kind === 'cpu-online') return w.target.replace(/^cpu\/(\d+)\/online$/, 'cpu$1 online');
+  // The target is cpuOnlineTarget()'s `cpu/N/online`.
+  if (w.kind === 'cpu-online') return `cpu${w.target.split('/')[1]} online`;
   return `${w.interface} ${w.queue} ${w.kind}`;
 }
 
