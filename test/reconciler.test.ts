@@ -1,0 +1,142 @@
+// Reconciler — what lives between passes: the state file (when a pass saves it, what it does
+// when it cannot), a state file it cannot use, a reloaded policy, the last snapshot a CPU
+// event's pass refreshes, the drift check's snapshot and the topology cache (forgotten on
+// CPU hotplug). The preview == pass property is in reconciler-property.test.ts. Fixture
+// trees only.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Reconciler, stateFileOf } from '../src/reconcile/reconciler.js';
+import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
+import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
+
+const roots: string[] = [];
+after(() => {
+  for (const r of roots) removeFixture(r);
+});
+
+const NOW = new Date('2026-12-01T12:00:00.000Z');
+
+function tree(): string {
+  const root = buildFixture(presets.vm2());
+  roots.push(root);
+  return root;
+}
+
+const saved = (file: string): { appliedAt: string; trigger: string; targets: Record<string, string> } | null => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : null);
+
+test('the state file is saved when a pass changed something, with save = always, and never by a dry run', async () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const file = stateFileOf(root, policy);
+
+  const dry = await new Reconciler({ root, policy, now: () => NOW }).pass('dry', { dryRun: true });
+  assert.ok(dry.report.changes.length > 0);
+  assert.equal(saved(file), null, 'a dry run saves nothing');
+
+  const r = new Reconciler({ root, policy, now: () => NOW });
+  const first = await r.pass('first');
+  assert.equal(first.saveError, null);
+  assert.deepEqual([saved(file)?.trigger, saved(file)?.appliedAt], ['first', NOW.toISOString()]);
+  assert.equal(r.state.trigger, 'first');
+
+  // Balanced now: a pass with nothing to write leaves the file alone…
+  fs.rmSync(file);
+  assert.deepEqual((await r.pass('idle')).report.changes, []);
+  assert.equal(saved(file), null, 'nothing changed: not saved');
+  // …unless asked to save always (the periodic resync), and a dry run still never does.
+  await r.pass('dry again', { dryRun: true, save: 'always' });
+  assert.equal(saved(file), null);
+  await r.pass('resync', { save: 'always' });
+  assert.equal(saved(file)?.trigger, 'resync');
+});
+
+test('a pass that writes nothing but drops what is gone (a removed NIC\'s targets) saves the state', async () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const file = stateFileOf(root, policy);
+  await new Reconciler({ root, policy, now: () => NOW }).pass('first');
+  const state = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.writeFileSync(file, JSON.stringify({ ...state, targets: { ...state.targets, 'net/gone0/rx-0/rps': '0-1' } }));
+  const r = new Reconciler({ root, policy, now: () => NOW });
+  assert.equal(r.state.targets['net/gone0/rx-0/rps'], '0-1');
+  assert.deepEqual((await r.pass('later')).report.changes, [], 'nothing to write');
+  assert.deepEqual(saved(file)?.targets, state.targets, 'the vanished target left the state file');
+});
+
+test('a state file that cannot be written: the pass is done and says why (errno code)', async () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const file = stateFileOf(root, policy);
+  fs.mkdirSync(file, { recursive: true }); // a directory where the file should be
+  const result = await new Reconciler({ root, policy, now: () => NOW }).pass('first');
+  assert.ok(result.report.changes.every((c) => c.outcome === 'applied'));
+  assert.equal(result.saveError, 'ENOTREG');
+});
+
+test('a state file that cannot be used is ignored and said so; an absent one is no problem', () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const file = stateFileOf(root, policy);
+  assert.equal(new Reconciler({ root, policy }).stateProblem, null);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, '{"version": 1, "targets": ');
+  const r = new Reconciler({ root, policy });
+  assert.match(r.stateProblem ?? '', /not JSON/);
+  assert.deepEqual(r.state.targets, {});
+});
+
+test('a reloaded policy is the one the next preview and pass plan with', async () => {
+  const root = tree();
+  const r = new Reconciler({ root, policy: defaultPolicy(), now: () => NOW });
+  assert.deepEqual((await r.preview()).plan.allowedCpus, [0, 1]);
+  const narrow = parsePolicy('[cpus]\nexclude-cpus = 1', 'reload.ini');
+  r.setPolicy(narrow);
+  assert.equal(r.policy, narrow);
+  assert.deepEqual((await r.preview()).plan.allowedCpus, [0]);
+  assert.deepEqual((await r.pass('reload', { dryRun: true })).plan.allowedCpus, [0]);
+});
+
+/** Renames IRQ `irq`'s action: only a pass that reads the IRQs again sees it. */
+function rename(root: string, irq: number, name: string): void {
+  fs.writeFileSync(path.join(root, `sys/kernel/irq/${irq}/actions`), `${name}\n`);
+}
+const nameOf = (r: { snapshot: { irqs: { irq: number; name: string }[] } }, irq: number): string | undefined => r.snapshot.irqs.find((i) => i.irq === irq)?.name;
+
+test('a CPU event\'s pass refreshes the last pass\'s snapshot; after a dry run there is none to refresh', async () => {
+  const root = tree();
+  const r = new Reconciler({ root, policy: defaultPolicy(), now: () => NOW });
+  const first = await r.pass('first');
+  const irq = first.snapshot.irqs.find((i) => i.affinity !== null)!;
+  rename(root, irq.irq, 'renamed-a');
+  // The refresh re-reads CPU sets and masks, not names: the old name is kept.
+  assert.equal(nameOf(await r.pass('cpu1 offline', { refresh: true }), irq.irq), irq.name);
+  // A pass without refresh reads everything.
+  assert.equal(nameOf(await r.pass('resync'), irq.irq), 'renamed-a');
+  // A dry run leaves no snapshot behind: the next CPU event's pass reads everything.
+  rename(root, irq.irq, 'renamed-b');
+  await r.pass('dry', { dryRun: true });
+  rename(root, irq.irq, 'renamed-c');
+  assert.equal(nameOf(await r.pass('cpu1 online', { refresh: true }), irq.irq), 'renamed-c');
+});
+
+test('CPU hotplug forgets the drift check\'s snapshot and the cached topology', async () => {
+  const root = tree();
+  const r = new Reconciler({ root, policy: defaultPolicy(), now: () => NOW, cacheTopology: true });
+  const first = await r.pass('first');
+  const irq = first.snapshot.irqs.find((i) => i.affinity !== null)!;
+  const coreFile = path.join(root, 'sys/devices/system/cpu/cpu1/topology/core_id');
+  const core1 = first.snapshot.topology.cpus.find((c) => c.cpu === 1)!.core;
+  fs.writeFileSync(coreFile, `${core1 + 7}\n`);
+  // Cached: a pass does not read the static topology again…
+  assert.equal((await r.pass('next')).snapshot.topology.cpus.find((c) => c.cpu === 1)!.core, core1);
+  r.drift();
+  rename(root, irq.irq, 'renamed-after-drift');
+  r.forgetTopology();
+  // …until a CPU was added or removed; and the drift check's snapshot is not reused either.
+  const after = await r.pass('cpu2 add', { dryRun: true });
+  assert.equal(after.snapshot.topology.cpus.find((c) => c.cpu === 1)!.core, core1 + 7);
+  assert.equal(nameOf(after, irq.irq), 'renamed-after-drift');
+});
