@@ -55,6 +55,37 @@ describe('coalesce(settle, maxWait)', () => {
     });
   });
 
+  it('every late settle timer is looked at twice: two stalls in one burst, and a burst right after a coalesced batch', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable }) => {
+      const src = new Subject<string>();
+      const out = src.pipe(coalesce<string>(SETTLE, MAX_WAIT));
+      // a at 1 leads. b at 2 opens a batch; c is queued behind its settle timer (22), d behind
+      // the next one (42): one stalled burst, closed at 62. e at 70 (8 ms after that batch:
+      // not a leading edge) opens a batch alone, f is queued behind its timer (90): closed at 110.
+      expectObservable(out, '^ 300ms !').toBe('-a 60ms y 47ms z', { a: batch(['a']), y: batch(['b', 'c', 'd']), z: batch(['e', 'f']) });
+      // Scheduled from a turn that runs after the instant's timers were armed, so that e sorts
+      // behind the settle timer due SETTLE later (a stalled process meeting its timers first).
+      const behindTimer = (e: string, then?: () => void): void => {
+        ts.schedule(() =>
+          ts.schedule(() => {
+            src.next(e);
+            then?.();
+          }, SETTLE),
+        );
+      };
+      ts.schedule(() => src.next('a'), 1);
+      ts.schedule(() => {
+        src.next('b');
+        behindTimer('c', () => behindTimer('d'));
+      }, 2);
+      ts.schedule(() => {
+        src.next('e');
+        behindTimer('f');
+      }, 70);
+    });
+  });
+
   it('a lone event is emitted at once, and so is the next one after settle ms of quiet', () => {
     scheduler().run(({ hot, expectObservable }) => {
       // a at 0, b at 20 (exactly settle later: quiet enough), c at 30 (10 ms after b: trailing).
