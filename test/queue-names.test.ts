@@ -120,7 +120,7 @@ test('driver naming schemes', () => {
 // Every naming scheme STANDARD_IFNAME knows, as a bare name (the link vector of igb, e1000e…).
 const STANDARD_NAMES = ['eth1', 'em2', 'ib0', 'wlan0', 'p10p1', 'eno1', 'ens3', 'enp0s3', 'enP1p2s0', 'enx0a1b2c3d4e5f', 'enb1', 'ena0', 'enc1', 'env1', 'eni1', 'wlo1', 'wls1', 'wlp2s0', 'wlP1p2s0', 'wlx0a1b2c3d4e5f', 'wwp0s20f0u6', 'eth0.100'];
 // Names of the same shapes that are not interface names of these schemes.
-const NON_STANDARD = ['xeth0', 'eth0.x', 'ethx', 'enq1', 'enx0a1b2c3', 'wlanx', 'pp1'];
+const NON_STANDARD = ['xeth0', 'eth0.x', 'ethx', 'enq1', 'enx0a1b2c3', 'wlx0a1b2c3', 'wlanx', 'pp1'];
 
 test('interface naming schemes: each one is a NIC name, near misses are not', () => {
   for (const n of STANDARD_NAMES) assert.deepEqual(classifyIrqName(n), misc({ ifname: n }), n);
