@@ -156,3 +156,68 @@ test('without an audit sink or a clock: the pass still writes, and the state is 
   const at = Date.parse(result.state.appliedAt);
   assert.ok(at >= before && at <= after, `appliedAt ${result.state.appliedAt}`);
 });
+
+/** Takes CPU 1 of a vm2 tree offline, as the kernel shows it. */
+function offlineCpu1(root: string): void {
+  fs.writeFileSync(path.join(root, 'sys/devices/system/cpu/online'), '0\n');
+  fs.writeFileSync(path.join(root, 'sys/devices/system/cpu/cpu1/online'), '0\n');
+}
+
+test('a CPU event\'s pass writes first, then refreshes: two rounds, the summary counts both, the refresh is its own phase', () => {
+  const { result: first } = pass(emptyState());
+  const root = roots.at(-1)!;
+  offlineCpu1(root);
+  const records: AuditRecord[] = [];
+  const started = process.hrtime.bigint();
+  const r = reconcile({ root, policy: defaultPolicy(), state: first.state, trigger: 'cpu1 offline', audit: { record: (x) => records.push(x) }, now: () => NOW, refreshFrom: first.snapshot });
+  const wall = Number(process.hrtime.bigint() - started) / 1e6;
+  assert.equal(r.passes, 2, 'the write-first round, then the refreshed one');
+  const moved = r.report.changes.filter((c) => c.outcome === 'applied');
+  assert.ok(moved.length > 0 && moved.length === r.report.changes.length, 'what CPU 1 leaving changes is written');
+  assert.match(summary(records), new RegExp(`^plan applied \\(cpu1 offline\\): ${moved.length} changed, 0 skipped, 0 failed; CPUs 0$`));
+  assert.ok(r.phases.refresh > 0, 'the second round is the refresh');
+  const total = Object.values(r.phases).reduce((a, b) => a + b, 0);
+  assert.ok(total <= wall, `phases (${total} ms) fit in the pass (${wall} ms)`);
+
+  // A full pass: no refresh phase, and its phases fit in it too.
+  const t0 = process.hrtime.bigint();
+  const full = reconcile({ root, policy: defaultPolicy(), state: r.state, trigger: 'resync', now: () => NOW });
+  const fullWall = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.deepEqual([full.passes, full.phases.refresh, full.report.changes], [1, 0, []]);
+  assert.ok(full.phases.snapshot > 0 && Object.values(full.phases).reduce((a, b) => a + b, 0) <= fullWall);
+});
+
+test('a CPU event\'s pass whose recorded target vanished reads everything at once: one round', () => {
+  const { result: first } = pass(emptyState());
+  const root = roots.at(-1)!;
+  offlineCpu1(root);
+  const gone = first.report.changes.find((c) => c.write.kind === 'irq')!.write;
+  fs.rmSync(path.join(root, `proc/irq/${gone.irq}`), { recursive: true });
+  const r = reconcile({ root, policy: defaultPolicy(), state: first.state, trigger: 'cpu1 offline', now: () => NOW, refreshFrom: first.snapshot });
+  assert.equal(r.passes, 1);
+  assert.ok(r.report.changes.length > 0 && r.report.changes.every((c) => c.outcome === 'applied'));
+  assert.equal(r.state.targets[gone.target], undefined, 'the vanished target leaves the state');
+});
+
+test('a CPU going offline again during a write-first pass: re-planned, at most four rounds', () => {
+  const { result: first } = pass(emptyState());
+  const root = roots.at(-1)!;
+  offlineCpu1(root);
+  let tries = 0;
+  const records: AuditRecord[] = [];
+  const r = reconcile({
+    root, policy: defaultPolicy(), state: first.state, trigger: 'cpu1 offline', now: () => NOW, refreshFrom: first.snapshot, audit: { record: (x) => records.push(x) },
+    apply: {
+      writeFile: (file, value) => {
+        if (path.basename(file) === 'rps_cpus') {
+          tries++;
+          throw Object.assign(new Error('EINVAL'), { code: 'EINVAL' });
+        }
+        fs.writeFileSync(file, value);
+      },
+    },
+  });
+  assert.deepEqual([r.passes, tries], [4, 4]);
+  // A write-first round cut short is re-planned like any other: only the last round counts.
+  assert.match(summary(records), /: 0 changed, 0 skipped, 1 failed;/);
+});
