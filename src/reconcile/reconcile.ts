@@ -206,8 +206,6 @@ export function reconcile(opts: PassOptions): PassResult {
       writeFirst = snapshot !== null;
     } else if (passes === 2 && writeFirst && opts.refreshFrom) {
       snapshot = refreshAfterCpuChange(opts.refreshFrom, cache);
-    } else if (passes === 1 && opts.refreshFrom) {
-      snapshot = refreshAfterCpuChange(opts.refreshFrom, cache);
     } else if (passes === 1 && opts.taken) {
       snapshot = opts.taken;
     }
