@@ -140,3 +140,28 @@ test('CPU hotplug forgets the drift check\'s snapshot and the cached topology', 
   assert.equal(after.snapshot.topology.cpus.find((c) => c.cpu === 1)!.core, core1 + 7);
   assert.equal(nameOf(after, irq.irq), 'renamed-after-drift');
 });
+
+test('a pass that only puts back a mask moved behind its back saves the state; its phases include the save', async () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const file = stateFileOf(root, policy);
+  const r = new Reconciler({ root, policy, now: () => NOW });
+  const w = (await r.pass('first')).report.changes.find((c) => c.write.kind === 'irq')!.write;
+  fs.writeFileSync(path.join(root, `proc/irq/${w.irq}/smp_affinity_list`), `${w.old}\n`);
+  const t0 = process.hrtime.bigint();
+  const again = await r.pass('drift');
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.deepEqual(again.report.changes.map((c) => c.write.target), [w.target]);
+  assert.equal(saved(file)?.trigger, 'drift', 'the same targets, but a write: saved');
+  assert.ok(again.phases.save > 0 && again.phases.snapshot > 0, JSON.stringify(again.phases));
+  assert.ok(Object.values(again.phases).reduce((a, b) => a + b, 0) <= wall, 'the phases fit in the pass');
+});
+
+test('a pass refused for permission saves nothing', async () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const denied = { writeFile: (): void => { throw Object.assign(new Error('EACCES'), { code: 'EACCES' }); } };
+  const result = await new Reconciler({ root, policy, now: () => NOW, apply: denied }).pass('first');
+  assert.notEqual(result.report.permissionError, null);
+  assert.equal(saved(stateFileOf(root, policy)), null);
+});

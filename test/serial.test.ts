@@ -21,6 +21,7 @@ import { planSerial } from '../src/planner/serial.js';
 import { FsRoot } from '../src/snapshot/fsroot.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { reconcile } from '../src/reconcile/reconcile.js';
+import { Reconciler } from '../src/reconcile/reconciler.js';
 import { emptyState } from '../src/state/state.js';
 import type { Policy, SerialPortInfo } from '../src/types.js';
 import { buildFixture, removeFixture, TreeWriter, type FixtureSpec } from '../fixture/fixture.js';
@@ -379,6 +380,13 @@ describe('planning serial IRQs', () => {
     const r = reconcile({ root, policy, state: emptyState(), trigger: 't', dryRun: true });
     const w = r.report.changes.find((c) => c.write.target === 'irq/4');
     assert.deepEqual([w?.write.new, w?.outcome], ['1', 'dry-run']);
+  });
+
+  test('the Reconciler lists the ports for a [serial:*] section and plans with them, in a preview and a pass', async () => {
+    const r = new Reconciler({ root: machine(), policy: policyOf('[serial:console]\nmatch-path = /dev/ttyS0\npin = 1') });
+    assert.deepEqual((await r.preview()).plan.irqs.find((i) => i.irq === 4)?.desired, [1]);
+    const w = (await r.pass('t', { dryRun: true })).report.changes.find((c) => c.write.target === 'irq/4');
+    assert.equal(w?.write.new, '1');
   });
 
   test('[serial:*] beats [irq:*] on the IRQs it resolves; ignore leaves them alone', () => {
