@@ -37,7 +37,7 @@ interface Claim {
   cpus: number[] | null;
 }
 
-const claimKey = (c: Claim): string => (c.cpus === null ? 'ignore' : formatCpuList(c.cpus));
+/** What a claim asks for, in words; claims agree when these are equal (a pin's CPUs are never empty). */
 const want = (c: Claim): string => (c.cpus === null ? 'it left alone' : formatCpuList(c.cpus));
 const via = (p: SerialPortInfo): string => (p.bus === 'usb' && p.pci !== null ? ` via ${p.pci}` : '');
 
@@ -59,9 +59,10 @@ export function planSerial(snapshot: Snapshot, policy: Policy, allowed: readonly
     if (section === null) continue;
     let cpus: number[] | null = null;
     if (section.strategy === 'pin') {
-      cpus = intersect(section.pin ?? [], allowed);
+      const pin = section.pin ?? []; // parsePolicy requires a pin; a hand-built policy may lack one
+      cpus = intersect(pin, allowed);
       if (cpus.length === 0) {
-        warnings.push(`${section.name}: ${port.path}: pin ${formatCpuList(section.pin ?? [])}: none of these CPUs is allowed and online; left alone`);
+        warnings.push(`${section.name}: ${port.path}: pin ${formatCpuList(pin)}: none of these CPUs is allowed and online; left alone`);
         continue;
       }
       if (port.irqs.length === 0) warnings.push(`${section.name}: ${port.path}: ${port.irqSource}; nothing to pin`);
@@ -72,7 +73,7 @@ export function planSerial(snapshot: Snapshot, policy: Policy, allowed: readonly
   const present = new Set(snapshot.irqs.map((i) => i.irq));
   const irqs = new Map<number, SerialIrqDecision>();
   for (const [irq, cs] of [...claims].sort((a, b) => a[0] - b[0])) {
-    const serial = portsOf.get(irq) ?? '';
+    const serial = portsOf.get(irq)!; // claims come from the same ports as portsOf
     const policyNames = [...new Set(cs.map((c) => c.section.name))].join(', ');
     if (!present.has(irq)) {
       // An 8250 requests its IRQ only while the port is open; nothing to write until then.
@@ -82,7 +83,7 @@ export function planSerial(snapshot: Snapshot, policy: Policy, allowed: readonly
       continue;
     }
     const who = cs.map((c) => `${c.section.name}: ${c.port.path}${via(c.port)}`).join('; ');
-    const keys = new Set(cs.map(claimKey));
+    const keys = new Set(cs.map(want));
     if (keys.size > 1) {
       const detail = cs.map((c) => `${c.section.name} wants ${want(c)} for ${c.port.path}`).join(', ');
       const reason = `conflict on a shared IRQ: ${detail}; left alone`;
