@@ -40,8 +40,6 @@ interface Unit {
   irqs: IrqInfo[];
   candidates: number[];
   candidateSet: Set<number>;
-  /** Creation order, the deterministic tie-break of the placement order. */
-  rank: number;
   /** Placement result: CPU (-1 until placed), and whether it stayed where it was. */
   cpu: number;
   kept: boolean;
@@ -155,13 +153,15 @@ interface TopoIndex {
 }
 
 function indexTopology(snapshot: Snapshot): TopoIndex {
-  const size = Math.max(snapshot.topology.nrCpuIds, ...snapshot.topology.cpus.map((c) => c.cpu + 1), 1);
+  // Every CPU a plan can index: candidates are online CPUs, and an odd capture can list one
+  // beyond nr_cpu_ids (a short `possible` file) or without a topology directory.
+  const t = snapshot.topology;
+  const size = Math.max(t.nrCpuIds, ...t.cpus.map((c) => c.cpu + 1), ...t.online.map((c) => c + 1), 1);
   const coreOf = new Int32Array(size).fill(-1);
   const llcOf = new Int32Array(size);
   const coreIds = new Map<string, number>();
   const llcIds = new Map<number, number>();
-  for (const ci of snapshot.topology.cpus) {
-    if (ci.cpu >= size) continue;
+  for (const ci of t.cpus) {
     if (!coreIds.has(ci.coreKey)) coreIds.set(ci.coreKey, coreIds.size);
     if (!llcIds.has(ci.llc)) llcIds.set(ci.llc, llcIds.size);
     coreOf[ci.cpu] = coreIds.get(ci.coreKey)!;
@@ -253,10 +253,12 @@ function inactiveQueue(irq: IrqInfo, nic: NicInfo): boolean {
 }
 
 function placeUnits(units: Unit[], topo: TopoIndex, ties: readonly TieBreak[]): void {
-  // Most constrained first, then creation order (IRQ number order: deterministic).
-  const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length || a.rank - b.rank);
+  // Most constrained first; the sort is stable, so units with as many candidates keep their
+  // creation order (IRQ number order: deterministic).
+  const order = [...units].sort((a, b) => a.candidates.length - b.candidates.length);
   const prevCount = new Int32Array(topo.size);
-  const prevOk = (u: Unit) => u.prev !== null && u.prev < topo.size && u.candidateSet.has(u.prev);
+  // Candidates are online CPUs, all below topo.size (indexTopology): no bound check needed.
+  const prevOk = (u: Unit) => u.prev !== null && u.candidateSet.has(u.prev);
   for (const u of order) if (prevOk(u)) prevCount[u.prev!]!++;
 
   // Phase 1: quotas.
@@ -287,8 +289,9 @@ function placeUnits(units: Unit[], topo: TopoIndex, ties: readonly TieBreak[]): 
 function previousCpu(key: string, irqs: IrqInfo[], opts: PlanOptions): number | null {
   const recorded = opts.previous?.get(key);
   if (recorded !== undefined) return recorded;
-  const aff = irqs[0]?.affinity;
-  if (aff && aff.length === 1 && irqs.every((i) => i.affinity !== null && equalSets(i.affinity, aff))) return aff[0]!;
+  // A unit has at least one IRQ, and only IRQs with a readable mask (decideIrq leaves the rest alone).
+  const aff = irqs[0]!.affinity!;
+  if (aff.length === 1 && irqs.every((i) => equalSets(i.affinity!, aff))) return aff[0]!;
   return null;
 }
 
@@ -323,7 +326,7 @@ function xpsMasks(queueCpus: Map<number, number>, txIndexes: number[], candidate
     if (q === undefined) q = txIndexes[rr++ % txIndexes.length];
     if (q !== undefined) owner.set(c, q);
   }
-  for (const [c, q] of owner) masks.get(q)?.push(c);
+  for (const [c, q] of owner) masks.get(q)!.push(c);
   for (const [q, m] of masks) masks.set(q, normalize(m));
   return masks;
 }
@@ -374,7 +377,7 @@ export function plan(snapshot: Snapshot, policy: Policy, opts: PlanOptions = {})
     if (spread === null) continue;
     let u = units.get(spread.key);
     if (!u) {
-      u = { key: spread.key, nic: spread.nic, irqs: [], candidates: spread.scope.cpus, candidateSet: scopeSet(spread.scope.cpus), rank: units.size, cpu: -1, kept: false, prev: null, why: spread.scope.scope, policy: spread.policy };
+      u = { key: spread.key, nic: spread.nic, irqs: [], candidates: spread.scope.cpus, candidateSet: scopeSet(spread.scope.cpus), cpu: -1, kept: false, prev: null, why: spread.scope.scope, policy: spread.policy };
       units.set(spread.key, u);
     }
     u.irqs.push(irq);
@@ -450,9 +453,10 @@ function decideIrq(ctx: PlanContext, irq: IrqInfo, p: PlannedIrq): { key: string
       p.reason = `ignore (${s.policy})`;
       return null;
     case 'pin': {
-      const pin = intersect(s.pin ?? [], ctx.allowed);
+      const wanted = s.pin ?? []; // parsePolicy requires a pin; a hand-built policy may lack one
+      const pin = intersect(wanted, ctx.allowed);
       if (pin.length === 0) {
-        p.reason = `pin ${formatCpuList(s.pin ?? [])}: none of these CPUs is allowed and online; left alone`;
+        p.reason = `pin ${formatCpuList(wanted)}: none of these CPUs is allowed and online; left alone`;
         ctx.warnings.push(`irq ${irq.irq} (${irq.name}): ${p.reason}`);
       } else {
         p.desired = pin;
@@ -528,7 +532,7 @@ function planSteering(ctx: PlanContext, queueCpu: ReadonlyMap<string, number>): 
         kind: 'rps',
         current: rx.rpsCpus,
         desired,
-        flowCnt: rpsOn && s.rpsFlowCnt !== null ? s.rpsFlowCnt : null,
+        flowCnt: rpsOn ? s.rpsFlowCnt : null,
         currentFlowCnt: rx.rpsFlowCnt,
         policy: s.policy,
       });

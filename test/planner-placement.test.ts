@@ -1,0 +1,166 @@
+// planner placement on machines where units do not share one candidate set (a NIC on one node
+// beside a NIC on none), with stale previous placements, odd captures (CPUs beyond nr_cpu_ids
+// or without topology), no online CPU at all, and [irq:] spread units. The churn property of
+// planner.test.ts only sees one shared candidate set; these are the rules it left unchecked
+// (surviving mutants, docs/mutation.md).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { assignmentOf, plan } from '../src/planner/planner.js';
+import { defaultPolicy, parsePolicy } from '../src/policy/policy.js';
+import type { IrqInfo, Plan, Policy, Snapshot } from '../src/types.js';
+import { runs } from './helpers/runs.js';
+import { snap, withOnline } from './helpers/snap.js';
+
+const desired = (p: Plan) => p.irqs.map((i) => [i.irq, i.desired]);
+const policyWith = (d: Partial<Policy['defaults']>): Policy => {
+  const p = defaultPolicy();
+  return { ...p, defaults: { ...p.defaults, ...d } };
+};
+
+/** The same machine with every CPU number raised by k (a monotone renumbering). */
+function shifted(s: Snapshot, k: number): Snapshot {
+  const up = (cpus: readonly number[]) => cpus.map((c) => c + k);
+  const t = s.topology;
+  return {
+    ...s,
+    topology: {
+      ...t,
+      nrCpuIds: t.nrCpuIds + k,
+      possible: up(t.possible),
+      present: up(t.present),
+      online: up(t.online),
+      isolated: up(t.isolated),
+      nohzFull: up(t.nohzFull),
+      irqAffinityDefault: t.irqAffinityDefault && up(t.irqAffinityDefault),
+      cpus: t.cpus.map((c) => ({ ...c, cpu: c.cpu + k, siblings: up(c.siblings) })),
+      nodes: t.nodes.map((n) => ({ ...n, cpus: up(n.cpus) })),
+    },
+    irqs: s.irqs.map((i) => ({ ...i, affinity: i.affinity && up(i.affinity), effective: i.effective && up(i.effective) })),
+    nics: s.nics.map((n) => ({
+      ...n,
+      localCpus: n.localCpus && up(n.localCpus),
+      rx: n.rx.map((r) => ({ ...r, rpsCpus: r.rpsCpus && up(r.rpsCpus) })),
+      tx: n.tx.map((x) => ({ ...x, xpsCpus: x.xpsCpus && up(x.xpsCpus) })),
+    })),
+  };
+}
+
+/** Up to two sockets (one node each), some CPUs offline, NICs on node 0, 1 or none, previous placements anywhere. */
+const machines = fc
+  .record({
+    sockets: fc.integer({ min: 1, max: 2 }),
+    cores: fc.integer({ min: 1, max: 3 }),
+    threads: fc.integer({ min: 1, max: 2 }),
+    nics: fc.array(fc.record({ node: fc.integer({ min: -1, max: 1 }), queues: fc.integer({ min: 1, max: 3 }) }), { minLength: 1, maxLength: 3 }),
+    offline: fc.array(fc.nat(11), { maxLength: 6 }),
+    previous: fc.array(fc.tuple(fc.nat(2), fc.nat(2), fc.nat(11)), { maxLength: 6 }),
+    crossNode: fc.boolean(),
+  })
+  .map((m) => {
+    const n = m.sockets * m.cores * m.threads;
+    const nics = m.nics.map((x, k) => ({ name: `eth${k}`, node: Math.min(x.node, m.sockets - 1), queues: x.queues }));
+    const s = snap({ sockets: m.sockets, coresPerSocket: m.cores, threadsPerCore: m.threads, nics });
+    // cpu0 stays online: a machine always has one.
+    const online = s.topology.online.filter((c) => c === 0 || !m.offline.includes(c));
+    const previous = new Map(m.previous.filter(([nic, q]) => nic < nics.length && q < nics[nic]!.queues).map(([nic, q, cpu]) => [`eth${nic}/${q}`, cpu % n] as const));
+    return { snapshot: withOnline(s, online), nics, previous, policy: policyWith({ crossNode: m.crossNode }) };
+  });
+
+test('property: CPU numbers mean nothing but their order — renumbering every CPU renumbers the plan', () => {
+  fc.assert(
+    fc.property(machines, fc.integer({ min: 1, max: 5 }), ({ snapshot, previous, policy }, k) => {
+      const base = plan(snapshot, policy, { previous });
+      const moved = plan(shifted(snapshot, k), policy, { previous: new Map([...previous].map(([key, c]) => [key, c + k])) });
+      const down = (cpus: readonly number[] | null) => cpus && cpus.map((c) => c - k);
+      assert.deepEqual(moved.irqs.map((i) => [i.irq, down(i.desired)]), desired(base));
+      assert.deepEqual(moved.queues.map((q) => [q.interface, q.kind, q.queue, down(q.desired)]), base.queues.map((q) => [q.interface, q.kind, q.queue, q.desired]));
+    }),
+    { numRuns: runs(300) },
+  );
+});
+
+test('property: every queue is placed on one of its candidate CPUs, and a previous CPU it may not use changes nothing', () => {
+  fc.assert(
+    fc.property(machines, ({ snapshot, nics, previous, policy }) => {
+      const online = snapshot.topology.online;
+      const nodeCpus = (node: number) => snapshot.topology.nodes.find((n) => n.id === node)!.cpus.filter((c) => online.includes(c));
+      // A NIC's candidates: its node's online CPUs (all of them with cross-node = true, or when it has none there or no node).
+      const candidates = (nic: { node: number }) => (nic.node >= 0 && !policy.defaults.crossNode && nodeCpus(nic.node).length > 0 ? nodeCpus(nic.node) : online);
+      const p = plan(snapshot, policy, { previous });
+      for (const i of p.irqs) {
+        const nic = nics.find((n) => n.name === i.interface)!;
+        assert.equal(i.desired?.length, 1, `irq ${i.irq}: ${i.reason}`);
+        assert.ok(candidates(nic).includes(i.desired![0]!), `irq ${i.irq} on ${i.desired} outside ${candidates(nic)}`);
+      }
+      const usable = new Map([...previous].filter(([key, c]) => candidates(nics.find((n) => key.startsWith(`${n.name}/`))!).includes(c)));
+      assert.deepEqual(desired(plan(snapshot, policy, { previous: usable })), desired(p));
+    }),
+    { numRuns: runs(300) },
+  );
+});
+
+// Two CPUs on two nodes; `local` can only use cpu0, `any` may use both.
+const twoNodes = () => snap({ sockets: 2, coresPerSocket: 1, threadsPerCore: 1, nics: [{ name: 'any', node: -1, queues: 1 }, { name: 'local', node: 0, queues: 1 }] });
+
+test('most constrained first: a queue with one candidate CPU gets it, the free queue takes the other, whatever the IRQ order', () => {
+  // `any` has the lower IRQ number; placed first, it would take cpu0 and leave cpu1 idle.
+  assert.deepEqual(desired(plan(twoNodes(), defaultPolicy())), [[100, [1]], [101, [0]]]);
+});
+
+test('a queue whose quota a kept queue took still gets its only CPU (never left alone while a candidate is online)', () => {
+  // `any` was on cpu0 and stays there (its previous CPU has quota); `local` then finds cpu0
+  // full and goes there anyway: the least loaded of its candidates, not "left alone".
+  const p = plan(twoNodes(), defaultPolicy(), { previous: new Map([['any/0', 0]]) });
+  assert.deepEqual(p.irqs.find((i) => i.interface === 'local')?.desired, [0]);
+});
+
+test('odd captures: CPUs beyond nr_cpu_ids or without topology still take their share', () => {
+  const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 4 }] });
+  // A `possible` file shorter than the CPU directories.
+  const short: Snapshot = { ...s, topology: { ...s.topology, nrCpuIds: 2 } };
+  assert.deepEqual(desired(plan(short, defaultPolicy())), [[100, [0]], [101, [1]], [102, [2]], [103, [3]]]);
+  // cpu2 and cpu3 online but with no topology at all, beyond nr_cpu_ids too.
+  const bare: Snapshot = { ...short, topology: { ...short.topology, cpus: short.topology.cpus.slice(0, 2) } };
+  assert.deepEqual(desired(plan(bare, defaultPolicy())), [[100, [0]], [101, [1]], [102, [2]], [103, [3]]]);
+});
+
+test('odd captures: a CPU without topology is a core of its own, not an SMT sibling of another', () => {
+  // cpu0 and cpu1 are SMT siblings; cpu2 and cpu3 are online but undescribed. The second queue
+  // goes to another core (cpu2), not to cpu0's sibling.
+  const s = snap({ sockets: 1, coresPerSocket: 1, threadsPerCore: 2, nics: [{ name: 'eth0', node: -1, queues: 2 }] });
+  const wider: Snapshot = { ...s, topology: { ...s.topology, online: [0, 1, 2, 3] } };
+  assert.deepEqual(desired(plan(wider, defaultPolicy())), [[100, [0]], [101, [2]]]);
+});
+
+test('no CPU online (an unreadable online list): every IRQ is left alone, whatever its strategy', () => {
+  const s = withOnline(snap({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 1 }] }), []);
+  const timer: IrqInfo = { irq: 9, name: 'acpi', actions: ['acpi'], chip: 'IO-APIC', counts: {}, total: 0, affinity: [0, 1], effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null };
+  const pol = parsePolicy('[irq:acpi]\nmatch-irq = acpi\nstrategy = node\n', 'test.ini', defaultPolicy());
+  const p = plan({ ...s, irqs: [timer, ...s.irqs] }, pol);
+  assert.deepEqual(
+    p.irqs.map((i) => [i.irq, i.desired, i.reason]),
+    [
+      [9, null, 'node: no CPU to use (none online?): left alone'],
+      [100, null, 'no CPU to spread over (none online?): left alone'],
+    ],
+  );
+  assert.deepEqual(p.warnings, ['no CPU is online (unreadable or empty online list): nothing is moved']);
+});
+
+test('[irq:] spread: each IRQ is a unit of its own, spread and remembered by its number', () => {
+  const s = snap({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1 });
+  const row = (irq: number, name: string): IrqInfo => ({ irq, name, actions: [name], chip: 'IO-APIC', counts: {}, total: 0, affinity: [0, 1], effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null });
+  const pol = parsePolicy('[irq:nvme]\nmatch-irq = nvme*\nstrategy = spread\n', 'test.ini', defaultPolicy());
+  const p = plan({ ...s, irqs: [row(30, 'nvme0q1'), row(31, 'nvme0q2')] }, pol);
+  assert.deepEqual(desired(p), [[30, [0]], [31, [1]]]);
+  assert.deepEqual(assignmentOf(p), new Map([['irq/30', 0], ['irq/31', 1]]));
+});
+
+test('a queue IRQ named after an interface that is gone (renamed since its vectors were requested): its own node, left alone', () => {
+  const s = snap({ sockets: 2, coresPerSocket: 1, threadsPerCore: 1, nics: [{ name: 'eth0', node: 1, queues: 1 }] });
+  const renamed: Snapshot = { ...s, nics: [] };
+  const p = plan(renamed, defaultPolicy());
+  assert.deepEqual(p.irqs.map((i) => [i.interface, i.node, i.desired]), [['eth0', 1, null]]);
+});
