@@ -48,6 +48,14 @@ test('a pin on CPUs that are not allowed or online: left alone, with a warning',
   assert.deepEqual(p.warnings, ['irq 4 (ttyS0): pin 7: none of these CPUs is allowed and online; left alone']);
 });
 
+test('a pin strategy without CPUs (a hand-built policy): left alone, with the same warning', () => {
+  const parsed = policy('[irq:x]\nmatch-irq = ttyS0\nstrategy = pin\npin = 1\n');
+  const hand: Policy = { ...parsed, sections: parsed.sections.map((s) => ({ ...s, pin: null })) };
+  const p = plan(withIrq(four(), 4, 'ttyS0'), hand);
+  assert.deepEqual(row(p, 4), { desired: null, reason: 'pin : none of these CPUs is allowed and online; left alone', policy: 'irq:x' });
+  assert.deepEqual(p.warnings, ['irq 4 (ttyS0): pin : none of these CPUs is allowed and online; left alone']);
+});
+
 test('kernel-managed IRQs are left to the kernel', () => {
   const s = four();
   const q = s.irqs[0]!.irq;

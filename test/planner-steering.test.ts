@@ -80,6 +80,18 @@ test('queues the NIC does not use yet (virtio-net: more vectors than enabled pai
   ]);
 });
 
+test('combined (TxRx) vectors are all in use, whatever the rx and tx queue counts', () => {
+  // 4 combined vectors, 4 rx and 2 tx queues in sysfs (ethtool -L rx 4 tx 2): a combined
+  // vector serves its rx queue, so none of the 4 is idle.
+  const p = plan(four(4, { rx: 4, tx: 2 }), defaultPolicy());
+  assert.deepEqual(irqRows(p, 'eth0'), [
+    [0, 'rxtx', [0], 'spread over all allowed CPUs'],
+    [1, 'rxtx', [1], 'spread over all allowed CPUs'],
+    [2, 'rxtx', [2], 'spread over all allowed CPUs'],
+    [3, 'rxtx', [3], 'spread over all allowed CPUs'],
+  ]);
+});
+
 test('RPS settings: off empties every mask, on sets it (and rps-flow-cnt), auto off sets no flow count', () => {
   // One rx queue on 4 CPUs: auto would turn RPS on.
   assert.deepEqual(steering(plan(four(1), withDefaults({ rps: 'off', rpsFlowCnt: 4096 })), 'rps'), [[0, [], null]]);
@@ -100,6 +112,15 @@ test('RPS/XPS: a queue without its sysfs file (kernel without CONFIG_RPS/XPS, or
   assert.deepEqual(p.queues.map((q) => [q.kind, q.queue]), [['rps', 1], ['xps', 0]]);
   // tx 1 has no file: its IRQ CPU (cpu1) and the rest go to queue 0.
   assert.deepEqual(steering(p, 'xps'), [[0, [0, 1, 2, 3], null]]);
+});
+
+test('XPS = on with no TX queue that has a steering file: no row, and no CPU owner to find', () => {
+  const s = four(2);
+  const nic = s.nics[0]!;
+  const t: Snapshot = { ...s, nics: [{ ...nic, tx: nic.tx.map((x) => ({ ...x, xpsCpus: null })) }] };
+  const p = plan(t, withDefaults({ xps: 'on' }));
+  assert.deepEqual(steering(p, 'xps'), []);
+  assert.deepEqual(p.irqs.map((i) => i.desired), [[0], [1]]);
 });
 
 test('XPS settings: off empties every mask, auto leaves a single TX queue alone, on gives it every CPU', () => {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan } from '../src/planner/planner.js';
 import { defaultPolicy } from '../src/policy/policy.js';
-import type { Plan } from '../src/types.js';
+import type { Plan, Snapshot } from '../src/types.js';
 import { snap } from './helpers/snap.js';
 
 const xps = (p: Plan, iface: string): number[][] => p.queues.filter((q) => q.kind === 'xps' && q.interface === iface).map((q) => [...q.desired!]);
@@ -36,4 +36,23 @@ test('XPS: queues without an interrupt (veth) get a CPU each first, the rest rou
   const q = plan(snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 2, tx: 3 }] }), defaultPolicy());
   assert.deepEqual(irqCpus(q, 'eth0'), [0, 1]);
   assert.deepEqual(xps(q, 'eth0'), [[0, 3], [1], [2]]);
+});
+
+test('XPS: the spare threads of a core shared by several queues go to the first queue on it', () => {
+  // One core with 4 threads (SMT4): queue 0 on cpu0, queue 1 on cpu1; cpu2 and cpu3 have no
+  // queue and follow the core's first queue, not its last.
+  const s = snap({ sockets: 1, coresPerSocket: 1, threadsPerCore: 4, nics: [{ name: 'eth0', node: -1, queues: 2 }] });
+  const p = plan(s, defaultPolicy());
+  assert.deepEqual(irqCpus(p, 'eth0'), [0, 1]);
+  assert.deepEqual(xps(p, 'eth0'), [[0, 2, 3], [1]]);
+});
+
+test('XPS: a queue whose interrupt CPU has no topology still owns it; the described CPUs go round-robin', () => {
+  // 4 CPUs, only cpu2 and cpu3 described: the queues land on cpu0 and cpu1, which have no
+  // core or cache to share, so cpu2 and cpu3 go to queue 0 and 1 in turn.
+  const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 2 }] });
+  const bare: Snapshot = { ...s, topology: { ...s.topology, cpus: s.topology.cpus.filter((c) => c.cpu >= 2) } };
+  const p = plan(bare, defaultPolicy());
+  assert.deepEqual(irqCpus(p, 'eth0'), [0, 1]);
+  assert.deepEqual(xps(p, 'eth0'), [[0, 2], [1, 3]]);
 });

@@ -558,7 +558,8 @@ export function assignmentOf(p: Plan): Map<string, number> {
   const out = new Map<string, number>();
   for (const i of p.irqs) {
     if (!i.desired || i.desired.length !== 1) continue;
-    out.set(i.interface !== null && i.queue !== null ? `${i.interface}/${i.queue}` : `irq/${i.irq}`, i.desired[0]!);
+    // A queue IRQ's row has both its interface and its queue; any other row neither.
+    out.set(i.interface !== null ? `${i.interface}/${i.queue}` : `irq/${i.irq}`, i.desired[0]!);
   }
   return out;
 }
