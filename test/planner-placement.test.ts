@@ -116,6 +116,14 @@ test('a queue whose quota a kept queue took still gets its only CPU (never left 
   assert.deepEqual(p.irqs.find((i) => i.interface === 'local')?.desired, [0]);
 });
 
+test('a previous CPU a queue may no longer use (its NIC moved node) draws no other queue to it', () => {
+  // cpu0 on node 0, cpu1 on node 1. eth0 (node 0) was last on cpu1. eth2 (no node) ties on
+  // every rule and takes the first candidate, cpu0; counting eth0 as waiting for cpu1 would
+  // hand eth2 cpu1 instead.
+  const s = snap({ sockets: 2, coresPerSocket: 1, threadsPerCore: 1, nics: [{ name: 'eth0', node: 0, queues: 1 }, { name: 'eth1', node: 1, queues: 1 }, { name: 'eth2', node: -1, queues: 1 }] });
+  assert.deepEqual(desired(plan(s, defaultPolicy(), { previous: new Map([['eth0/0', 1]]) })), [[100, [0]], [101, [1]], [102, [0]]]);
+});
+
 test('odd captures: CPUs beyond nr_cpu_ids or without topology still take their share', () => {
   const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 4 }] });
   // A `possible` file shorter than the CPU directories.
