@@ -124,6 +124,31 @@ test('a previous CPU a queue may no longer use (its NIC moved node) draws no oth
   assert.deepEqual(desired(plan(s, defaultPolicy(), { previous: new Map([['eth0/0', 1]]) })), [[100, [0]], [101, [1]], [102, [0]]]);
 });
 
+test('renumbering, the smallest case a rule treating cpu0 apart gets wrong: the fill keeps to the quotas on cpu0 too', () => {
+  // Two SMT siblings; eth2/1 was on cpu0. The property above samples 30 machines under Stryker
+  // and can miss this one.
+  const s = snap({ sockets: 1, coresPerSocket: 1, threadsPerCore: 2, nics: [{ name: 'eth1', node: -1, queues: 1 }, { name: 'eth2', node: 0, queues: 2 }] });
+  const previous = new Map([['eth2/1', 0]]);
+  const base = desired(plan(s, defaultPolicy(), { previous }));
+  const up = plan(shifted(s, 1), defaultPolicy(), { previous: new Map([['eth2/1', 1]]) });
+  assert.deepEqual(up.irqs.map((i) => [i.irq, i.desired && i.desired.map((c) => c - 1)]), base);
+});
+
+test('a queue the fallback puts back on its previous CPU is not reported as moved', () => {
+  // Node 1 is cpu3..5. eth0/1 stays on cpu3 and fills its quota; eth2/0, last on cpu3, finds
+  // every node-1 CPU full and goes to the least loaded, cpu3 again: not "moved from 3".
+  const s = snap({ sockets: 2, coresPerSocket: 3, threadsPerCore: 1, nics: [{ name: 'eth0', node: 1, queues: 2 }, { name: 'eth1', node: -1, queues: 2 }, { name: 'eth2', node: 1, queues: 1 }] });
+  const previous = new Map([['eth0/0', 1], ['eth0/1', 3], ['eth1/0', 2], ['eth1/1', 4], ['eth2/0', 3]]);
+  const p = plan(s, defaultPolicy(), { previous });
+  assert.deepEqual(p.irqs.map((i) => [i.irq, i.desired, i.reason]), [
+    [100, [5], 'spread over node 1, moved from 1 to rebalance'],
+    [101, [3], 'spread over node 1, kept'],
+    [102, [2], 'spread over all allowed CPUs, kept'],
+    [103, [4], 'spread over all allowed CPUs, kept'],
+    [104, [3], 'spread over node 1'],
+  ]);
+});
+
 test('odd captures: CPUs beyond nr_cpu_ids or without topology still take their share', () => {
   const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 4 }] });
   // A `possible` file shorter than the CPU directories.
