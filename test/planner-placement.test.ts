@@ -188,7 +188,38 @@ test('[irq:] spread: each IRQ is a unit of its own, spread and remembered by its
   const pol = parsePolicy('[irq:nvme]\nmatch-irq = nvme*\nstrategy = spread\n', 'test.ini', defaultPolicy());
   const p = plan({ ...s, irqs: [row(30, 'nvme0q1'), row(31, 'nvme0q2')] }, pol);
   assert.deepEqual(desired(p), [[30, [0]], [31, [1]]]);
-  assert.deepEqual(assignmentOf(p), new Map([['irq/30', 0], ['irq/31', 1]]));
+  assert.deepEqual(assignmentOf(p), new Map([['irq:30', 0], ['irq:31', 1]]));
+});
+
+test('an interface named `irq` and an [irq:] IRQ with its queue\'s number are two units, not one', () => {
+  // Both were keyed `irq/0`: merged into one unit, placed on one CPU, one state-file key.
+  const s = snap({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'irq', node: -1, queues: 1 }] });
+  const row: IrqInfo = { irq: 0, name: 'nvme0q1', actions: ['nvme0q1'], chip: 'IO-APIC', counts: {}, total: 0, affinity: [0, 1], effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null };
+  const pol = parsePolicy('[irq:nvme]\nmatch-irq = nvme*\nstrategy = spread\n', 'test.ini', defaultPolicy());
+  const p = plan({ ...s, irqs: [row, ...s.irqs] }, pol);
+  const cpus = p.irqs.map((i) => i.desired);
+  assert.equal(cpus.length, 2);
+  assert.notDeepEqual(cpus[0], cpus[1], JSON.stringify(p.irqs.map((i) => [i.irq, i.desired, i.reason])));
+  assert.deepEqual([...assignmentOf(p).keys()].sort(), ['irq/0', 'irq:0']);
+});
+
+test('property: every placed IRQ has a key of its own, whatever the interfaces are called', () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.constantFrom('irq', 'eth0', 'irq0', 'x'), { minLength: 1, maxLength: 3 }),
+      fc.uniqueArray(fc.nat(3), { maxLength: 3 }),
+      (names, spread) => {
+        const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: names.map((name) => ({ name, node: -1, queues: 2 })) });
+        const row = (irq: number): IrqInfo => ({ irq, name: `nvme0q${irq}`, actions: [`nvme0q${irq}`], chip: 'IO-APIC', counts: {}, total: 0, affinity: [0, 1], effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null });
+        const pol = parsePolicy('[irq:nvme]\nmatch-irq = nvme*\nstrategy = spread\n', 'test.ini', defaultPolicy());
+        const p = plan({ ...s, irqs: [...spread.map(row), ...s.irqs] }, pol);
+        const placed = p.irqs.filter((i) => i.desired?.length === 1);
+        assert.equal(placed.length, p.irqs.length);
+        assert.equal(assignmentOf(p).size, placed.length);
+      },
+    ),
+    { numRuns: runs(200) },
+  );
 });
 
 test('a queue IRQ named after an interface that is gone (renamed since its vectors were requested): its own node, left alone', () => {

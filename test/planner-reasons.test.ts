@@ -39,7 +39,7 @@ test('IRQs that are not NIC queues: left alone unless an [irq:] section names th
   // A spread [irq:] section places the IRQ as a unit of its own.
   const spread = plan(withIrq(four(), 4, 'ttyS0'), policy('[irq:s]\nmatch-irq = ttyS0\nstrategy = spread\n'));
   assert.deepEqual(row(spread, 4), { desired: [2], reason: 'spread over all allowed CPUs', policy: 'irq:s' });
-  assert.equal(assignmentOf(spread).get('irq/4'), 2);
+  assert.equal(assignmentOf(spread).get('irq:4'), 2);
 });
 
 test('a pin on CPUs that are not allowed or online: left alone, with a warning', () => {

@@ -168,7 +168,7 @@ test('ignore on a NIC wins over rps/xps = on and rps-flow-cnt: no mask, no flow 
   assert.deepEqual(steering(p, 'xps'), [[0, null, null], [1, null, null]]);
 });
 
-test('assignmentOf: single-CPU rows only, NIC queues by iface/queue, other IRQs by irq/N', () => {
+test('assignmentOf: single-CPU rows only, NIC queues by iface/queue, other IRQs by irq:N', () => {
   const platform = (s: Snapshot, irq: number, name: string): Snapshot => ({
     ...s,
     irqs: [...s.irqs, { irq, name, actions: [name], chip: 'IO-APIC', counts: {}, total: 0, affinity: s.topology.online, effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null }],
@@ -178,7 +178,7 @@ test('assignmentOf: single-CPU rows only, NIC queues by iface/queue, other IRQs 
   const p = plan(s, pol);
   // rtc0 (every CPU) and acpi (left alone) are no placement to remember.
   assert.deepEqual(p.irqs.map((i) => i.desired), [[3], [0, 1, 2, 3], null, [0], [1]]);
-  assert.deepEqual(assignmentOf(p), new Map([['irq/4', 3], ['eth0/0', 0], ['eth0/1', 1]]));
+  assert.deepEqual(assignmentOf(p), new Map([['irq:4', 3], ['eth0/0', 0], ['eth0/1', 1]]));
   // A NIC under strategy = node: no single CPU, nothing remembered.
   assert.deepEqual(assignmentOf(plan(four(2), withDefaults({ strategy: 'node' }))), new Map());
 });

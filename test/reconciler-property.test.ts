@@ -19,6 +19,7 @@ import type { AuditRecord } from '../src/audit/records.js';
 import { irqTarget, queueTarget } from '../src/targets.js';
 import { buildFixture, removeFixture, type FixtureNic, type FixtureSpec, type NicNaming } from '../fixture/fixture.js';
 import { cli, writeStateFile, type ApplyJson, type PlanJson } from './helpers/cli-json.js';
+import { unitKey } from '../src/planner/planner.js';
 
 /** The cpumask and IRQ writes a plan implies (what `apply` must attempt). */
 function impliedWrites(p: PlanJson): string[] {
@@ -84,7 +85,7 @@ describe('one owner of a pass: the property', () => {
           }
           for (const x of mem.placed) {
             const irq = irqs[x.pick % irqs.length]!;
-            state.assignment[irq.queue ? `${irq.queue.interface}/${irq.queue.queue}` : `irq/${irq.irq}`] = x.cpu;
+            state.assignment[unitKey(irq.queue ? irq.queue.interface : null, irq.queue ? irq.queue.queue : null, irq.irq)] = x.cpu;
           }
           writeStateFile(root, state);
 

@@ -19,7 +19,7 @@ import type { CpuInfo, IrqInfo, NicInfo, Plan, PlannedIrq, PlannedQueue, Policy,
 import { matchIrqSection, matchNicSection } from '../policy/match.js';
 import { planSerial } from './serial.js';
 
-/** Where each unit was last placed: key `iface/queue` (NIC queue) or `irq/N`. */
+/** Where each unit was last placed: key `iface/queue` (NIC queue) or `irq:N` (unitKey). */
 export type PreviousAssignment = ReadonlyMap<string, number>;
 
 export interface PlanOptions {
@@ -473,7 +473,7 @@ function decideIrq(ctx: PlanContext, irq: IrqInfo, p: PlannedIrq): { key: string
       p.reason = `node: ${scope.scope}`;
       return null;
     case 'spread':
-      return { key: nic ? `${nic.name}/${irq.queue!.queue}` : `irq/${irq.irq}`, nic: nic?.name ?? null, scope, policy: s.policy };
+      return { key: unitKey(nic ? nic.name : null, nic ? irq.queue!.queue : null, irq.irq), nic: nic?.name ?? null, scope, policy: s.policy };
   }
 }
 
@@ -553,13 +553,25 @@ function planSteering(ctx: PlanContext, queueCpu: ReadonlyMap<string, number>): 
   return queues;
 }
 
+/**
+ * A unit's key, in the state file and for the previous placement: `iface/queue` for a NIC
+ * queue, `irq:N` for any other IRQ. Interface names cannot contain ':' or '/' (the kernel's
+ * dev_valid_name), so the two forms never meet; `irq/N` did, for an interface named `irq`.
+ * A state file written before keeps `irq/N` keys: those IRQs fall back to their current
+ * single-CPU mask as their previous placement (previousCpu), which is where the last pass put
+ * them unless the machine rebooted since.
+ */
+export function unitKey(iface: string | null, queue: number | null, irq: number): string {
+  return iface !== null ? `${iface}/${queue}` : `irq:${irq}`;
+}
+
 /** The placement to remember for the next re-plan (state file, running agent). */
 export function assignmentOf(p: Plan): Map<string, number> {
   const out = new Map<string, number>();
   for (const i of p.irqs) {
     if (!i.desired || i.desired.length !== 1) continue;
     // A queue IRQ's row has both its interface and its queue; any other row neither.
-    out.set(i.interface !== null ? `${i.interface}/${i.queue}` : `irq/${i.irq}`, i.desired[0]!);
+    out.set(unitKey(i.interface, i.queue, i.irq), i.desired[0]!);
   }
   return out;
 }
