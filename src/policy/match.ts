@@ -58,9 +58,9 @@ const GLOB_CACHE_MAX = 4096;
 
 /**
  * fnmatch-style glob: `*` any run (dots included, so `eth0*` matches `eth0.100`), `?` one
- * character, `[a-c]` / `[!a-c]` / `[^a-c]` classes (`]` first in a class is literal, `-`
- * first or last is literal), `\x` a literal x. Throws GlobError on an unterminated or empty
- * class, a reversed range or an over-long glob, so the loader can name the key.
+ * character, `[a-c]` / `[!a-c]` / `[^a-c]` classes (`]` first in a class is literal, also
+ * after `!`/`^`; `-` first or last is literal), `\x` a literal x. Throws GlobError on an
+ * unterminated class, a reversed range or an over-long glob, so the loader can name the key.
  */
 export function compileGlob(glob: string): CompiledGlob {
   const hit = globCache.get(glob);
@@ -74,15 +74,13 @@ export function compileGlob(glob: string): CompiledGlob {
     } else if (c === '?') tokens.push({ t: 'any' });
     else if (c === '\\' && i + 1 < glob.length) tokens.push({ t: 'lit', c: glob.charCodeAt(++i) });
     else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
+      // The class body starts after '[' and a '!'/'^'; its first character is taken even when
+      // it is ']' (`[]a]`, `[!]a]`), so the body is never empty and `[]`, `[!]` are unterminated.
+      const neg = glob[i + 1] === '!' || glob[i + 1] === '^';
+      const start = neg ? i + 2 : i + 1;
+      const end = glob.indexOf(']', start + 1);
       if (end < 0) throw new GlobError(`unterminated '[' in glob "${clip(glob, 60)}"`);
-      let body = glob.slice(i + 1, end);
-      let neg = false;
-      if (body.startsWith('!') || body.startsWith('^')) {
-        neg = true;
-        body = body.slice(1);
-      }
-      if (body === '') throw new GlobError(`empty '[]' class in glob "${clip(glob, 60)}"`);
+      const body = glob.slice(start, end);
       const ranges: number[] = [];
       for (let k = 0; k < body.length; k++) {
         const lo = body.charCodeAt(k);
@@ -103,7 +101,8 @@ export function compileGlob(glob: string): CompiledGlob {
   return compiled;
 }
 
-function matchOne(tok: Token, c: number): boolean {
+/** Does one non-`*` token take character code `c`? (`*` is handled by matchTokens.) */
+function matchOne(tok: Exclude<Token, { t: 'star' }>, c: number): boolean {
   switch (tok.t) {
     case 'any':
       return true;
@@ -114,8 +113,6 @@ function matchOne(tok: Token, c: number): boolean {
       for (let r = 0; r < tok.ranges.length && !inside; r += 2) inside = c >= tok.ranges[r]! && c <= tok.ranges[r + 1]!;
       return inside !== tok.neg;
     }
-    default:
-      return false;
   }
 }
 
@@ -130,7 +127,7 @@ function matchTokens(tokens: readonly Token[], text: string): boolean {
   let starT = 0; // text position that `*` is currently taken to end at
   while (t < text.length) {
     const tok = tokens[p];
-    if (tok !== undefined && tok.t === 'star') {
+    if (tok?.t === 'star') {
       starP = ++p;
       starT = t;
     } else if (tok !== undefined && matchOne(tok, text.charCodeAt(t))) {
