@@ -120,7 +120,10 @@ export function policyFiles(opts: LoadOptions = {}): string[] {
     // No drop-in directory is the normal case; anything else hides drop-ins we were meant to read.
     if (code !== 'ENOENT') throw new PolicyError(dropDir, null, null, null, `cannot read the drop-in directory: ${errnoText(code)}`);
   }
-  names = names.filter((n) => n.endsWith('.ini') && !n.startsWith('.')).sort(byteOrder);
+  // sort() without a comparator compares UTF-16 code units: byte order for ASCII names, and
+  // never the locale's collation. (libuv's scandir already lists them by strcmp, but Node
+  // does not promise any order.)
+  names = names.filter((n) => n.endsWith('.ini') && !n.startsWith('.')).sort();
   for (const n of names) if (policyFileExists(path.join(dropDir, n))) files.push(path.join(dropDir, n));
   return files;
 }
@@ -261,7 +264,7 @@ function checkSectionName(name: string): string | null {
   }
   const colon = name.indexOf(':');
   let guess: string | null;
-  if (colon >= 0) {
+  if (colon > 0) {
     // Few prefixes exist, so a 3-letter slip of two ([nic:wan]) is still unambiguous.
     const p = closest(name.slice(0, colon), LABELLED_PREFIXES, 2);
     guess = p === null ? null : `[${p}:${name.slice(colon + 1)}]`;
@@ -527,8 +530,4 @@ function policyFileExists(p: string): boolean {
   }
   if (!st.isFile()) throw new PolicyError(p, null, null, null, `cannot read policy file: ${st.isDirectory() ? 'is a directory' : 'not a regular file'}`);
   return true;
-}
-
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
