@@ -5,8 +5,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePolicy, PolicyError } from '../src/policy/policy.js';
-import { keySpec, objectOf, type SectionKind } from '../src/policy/schema.js';
+import fc from 'fast-check';
+import { formatPolicy, parsePolicy, PolicyError } from '../src/policy/policy.js';
+import { KEYS, keySpec, objectOf, SERIAL_KEYS, type SectionKind } from '../src/policy/schema.js';
+import type { Policy } from '../src/types.js';
+import { runs } from './helpers/runs.js';
 
 /** A section of `kind` setting `key = value`, with what the section needs besides to load. */
 function sectionWith(kind: SectionKind, key: string, value: string): string {
@@ -124,4 +127,31 @@ const VALUES: [SectionKind, string, string, { value: unknown } | { error: string
 
 test('each key accepts and refuses the values its rule says, at the edges (table)', () => {
   for (const [kind, key, value, want] of VALUES) assert.deepEqual(loadValue(kind, key, value), want, `[${kind}…] ${key} = ${value}`);
+});
+
+/** Pieces of values: separators, glob syntax, words and addresses that some key accepts. */
+const PIECES = [
+  ',', ' ', ';', '#', '"', "'", '\\', 'a', 'B', '*', '?', '[a-c]', '[!0]', '0', '1', '7', '-', ':', '.', '/', '/x', '..',
+  'off', 'all', 'On', 'pin', 'ignore', 'node', 'true', '0000:01:00.0', '52:54:00:12:34:56', '0403:6001', '127.0.0.1:80', '[::1]:9',
+];
+const SETTINGS = [...KEYS, ...SERIAL_KEYS].flatMap((spec) => spec.sections.map((kind) => [kind, spec.key] as const));
+
+/** A Policy without where it came from (file names and line numbers differ after a round trip). */
+const content = (p: Policy): string => JSON.stringify(p, (k, v) => (k === 'files' || k === 'file' || k === 'line' ? undefined : v));
+
+test('any value a key accepts reads back the same from check-config output (generated over the table)', () => {
+  fc.assert(
+    fc.property(fc.constantFrom(...SETTINGS), fc.array(fc.constantFrom(...PIECES), { minLength: 1, maxLength: 5 }), ([kind, key], pieces) => {
+      let p: Policy;
+      try {
+        p = parsePolicy(sectionWith(kind, key, pieces.join('')), 'v.ini');
+      } catch (e) {
+        assert.ok(e instanceof PolicyError, String(e));
+        return;
+      }
+      const shown = formatPolicy(p);
+      assert.equal(content(parsePolicy(shown, 'check-config.ini')), content(p), shown);
+    }),
+    { numRuns: runs(3000) },
+  );
 });

@@ -8,6 +8,7 @@
 import * as ini from 'ini';
 import type { Policy } from '../types.js';
 import { FIXED_SECTIONS, objectOf, specsOf, type SectionKind } from './schema.js';
+import { decodeValue } from './scan.js';
 import { shippedPolicyPath } from './shipped.js';
 
 export function formatPolicy(p: Policy): string {
@@ -38,15 +39,25 @@ export function formatPolicy(p: Policy): string {
  * commented-out key.
  */
 function writeKeys(out: string[], kind: SectionKind, o: Record<string, unknown>): void {
-  const match = (o.match ?? {}) as Record<string, unknown>;
   for (const spec of specsOf(kind)) {
-    const v = spec.match ? match[spec.field] : o[spec.field];
+    // Only labelled sections have match-* keys, and each of them has a `match`.
+    const v = spec.match ? (o.match as Record<string, unknown>)[spec.field] : o[spec.field];
     if (v === undefined) continue;
     if (v === null && spec.unset !== undefined) {
       out.push(`;${spec.key} =   ; unset: ${spec.unset}`);
       continue;
     }
     const text = spec.format(v as never);
-    if (text !== null) out.push(text === '' ? `${spec.key} =` : `${spec.key} = ${ini.safe(text)}`);
+    if (text !== null) out.push(text === '' ? `${spec.key} =` : `${spec.key} = ${iniValue(text)}`);
   }
+}
+
+/**
+ * `text` written so that scanIni reads it back: ini.safe() quotes or escapes what needs it,
+ * except a lone quote character, which ini.unsafe() reads as an empty quoted value. JSON
+ * quoting reads back as itself in every case.
+ */
+function iniValue(text: string): string {
+  const safe = ini.safe(text);
+  return decodeValue(safe) === text ? safe : JSON.stringify(text);
 }

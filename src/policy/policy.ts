@@ -453,9 +453,9 @@ function rawOf(p: Policy): RawPolicy {
   // is kept; pin only with strategy = pin.
   const keysOf = (kind: SectionKind, o: Record<string, unknown>, f: string, line: number | null): Map<string, Setting> => {
     const keys = new Map<string, Setting>();
-    const match = (o.match ?? {}) as Record<string, unknown>;
     for (const spec of specsOf(kind)) {
-      const v = spec.match ? match[spec.field] : o[spec.field];
+      // Only labelled sections have match-* keys, and each of them has a `match`.
+      const v = spec.match ? (o.match as Record<string, unknown>)[spec.field] : o[spec.field];
       if (v === undefined || (v === null && (spec.default ?? null) === null)) continue;
       if (spec.key === 'pin' && o.strategy !== 'pin') continue;
       if (spec.origin && v !== null) {

@@ -49,7 +49,8 @@ export function scanIni(text: string): Entry[] {
   return out;
 }
 
-function decodeValue(raw: string): string {
+/** The text a value means, as scanIni reads it (also what format.ts checks its output against). */
+export function decodeValue(raw: string): string {
   // ini.unsafe JSON-parses a quoted value, so '123' or 'true' come back as a number or a
   // boolean despite the typings; a quoted value is text, whatever it looks like.
   const v = ini.unsafe(raw) as unknown;

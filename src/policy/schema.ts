@@ -102,6 +102,9 @@ function cpusOrAll(v: string): number[] | null {
 function globList(what: string, lower: boolean, check?: (g: string) => string | null) {
   return (v: string): string[] => {
     const globs = splitList(lower ? v.toLowerCase() : v);
+    // `match-name = ,` would load as a section that matches nothing, and check-config would
+    // write it as `match-name =`, which unsets the key instead.
+    if (globs.length === 0) throw new ValueError(`expected at least one ${what}, got '${clip(v)}'`);
     for (const g of globs) {
       try {
         compileGlob(g);
