@@ -1,0 +1,111 @@
+// policy-format tests — `affinityd check-config` output (formatPolicy) as text: the header,
+// where the policy came from, every key of the fixed sections (unset ones as commented-out
+// keys that say what leaving them unset means), and each labelled section after the line it
+// came from. policy.test.ts and policy-schema.test.ts check that the output reads back to
+// the same policy; this checks what an operator reads.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatPolicy, parsePolicy } from '../src/policy/policy.js';
+import { builtinPolicy } from '../src/policy/schema.js';
+
+const FIXED_DEFAULTS = `
+[cpus]
+cpus = all
+exclude-cpus =
+allow-isolated = false
+allow-nohz-full = false
+online-hotplugged = false
+
+[defaults]
+strategy = spread
+rps = auto
+xps = auto
+;rps-flow-cnt =   ; unset: leave each queue's rps_flow_cnt alone
+cross-node = false
+
+[net]
+;rps-sock-flow-entries =   ; unset: leave net.core.rps_sock_flow_entries alone
+
+[agent]
+settle-ms = 20
+resync-interval = 0
+state-file = /var/lib/affinityd/state.json
+`;
+
+test('the built-in defaults, every key written out', () => {
+  assert.equal(
+    formatPolicy(builtinPolicy()),
+    `; affinityd effective policy
+; source: built-in defaults (no policy file found)
+${FIXED_DEFAULTS}
+[metrics]
+textfile-directory = /var/lib/prometheus/node-exporter
+listen = off
+`,
+  );
+});
+
+test('two files, labelled sections of each kind after the line they came from, values quoted or escaped for ini', () => {
+  const main = parsePolicy(
+    [
+      '[cpus]',
+      'exclude-cpus = 0',
+      '[net:wan]',
+      'match-name = eth1 eth2',
+      'match-pci = 0000:01:00.*',
+      'strategy = pin',
+      'pin = 2-3',
+      'rps-flow-cnt = 0',
+      '[irq:t]',
+      'match-irq = 5 timer*',
+      '[serial:gps]',
+      'match-by-id = usb-u-blox*',
+      'match-usb-id = 1546:*',
+      'strategy = ignore',
+      '[metrics]',
+      'textfile-directory = off',
+      'listen = [::1]:9101',
+    ].join('\n'),
+    '/etc/affinityd/affinityd.ini',
+  );
+  const p = parsePolicy('[agent]\nstate-file = /x/a\\;b.json', '/etc/affinityd/affinityd.d/10.ini', main);
+  assert.equal(
+    formatPolicy(p),
+    `; affinityd effective policy
+; source: /etc/affinityd/affinityd.ini
+; source: /etc/affinityd/affinityd.d/10.ini
+${FIXED_DEFAULTS.replace('exclude-cpus =', 'exclude-cpus = 0').replace('state-file = /var/lib/affinityd/state.json', 'state-file = /x/a\\;b.json')}
+[metrics]
+textfile-directory = off
+listen = "[::1]:9101"
+
+; from /etc/affinityd/affinityd.ini:3
+[net:wan]
+match-name = eth1 eth2
+match-pci = 0000:01:00.*
+strategy = pin
+pin = 2-3
+rps = auto
+xps = auto
+rps-flow-cnt = 0
+cross-node = false
+
+; from /etc/affinityd/affinityd.ini:9
+[irq:t]
+match-irq = 5 timer*
+strategy = spread
+
+; from /etc/affinityd/affinityd.ini:11
+[serial:gps]
+match-by-id = usb-u-blox*
+match-usb-id = 1546:*
+strategy = ignore
+`,
+  );
+});
+
+test('one file that is not the shipped one is named as it is', () => {
+  const text = formatPolicy(parsePolicy('', '/etc/affinityd/affinityd.ini'));
+  assert.equal(text.split('\n').slice(0, 3).join('\n'), '; affinityd effective policy\n; source: /etc/affinityd/affinityd.ini\n');
+});
