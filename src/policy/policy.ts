@@ -290,10 +290,11 @@ function merge(base: RawPolicy, layer: RawSection[], file: string): RawPolicy {
   for (const s of layer) {
     const prev = sections.get(s.name);
     const keys = new Map(prev?.keys ?? []);
-    // A later file that changes the strategy away from pin without naming CPUs means the
-    // earlier pin no longer applies; keeping it would make the later file an error.
+    // A later file that changes the strategy away from pin means the earlier pin no longer
+    // applies; keeping it would make the later file an error. (A pin the later file sets
+    // itself is put back by the loop below.)
     const strat = s.keys.get('strategy');
-    if (strat && strat.value !== 'pin' && !s.keys.has('pin')) keys.delete('pin');
+    if (strat && strat.value !== 'pin') keys.delete('pin');
     for (const [k, v] of s.keys) {
       if (v.value === RESET) keys.delete(k);
       else keys.set(k, v);
@@ -370,8 +371,10 @@ function resolveSection(s: RawSection, defaults: Policy['defaults'], defaultsBro
   // A section that inherits [defaults] strategy = pin without pin would only repeat the
   // error already reported for [defaults].
   const echoesDefaults = !s.keys.has('strategy') && !s.keys.has('pin') && strategy === 'pin' && defaults.pin === null;
+  // Skipped checks mean an error was reported (here or in [defaults]), and a policy with
+  // errors is never returned: no pin value can matter then.
   const skipChecks = s.broken || defaultsBroken || echoesDefaults;
-  const pin = skipChecks ? (val<number[]>(s, 'pin') ?? (strategy === 'pin' ? defaults.pin : null)) : checkPin(s, s.name, strategy, defaults.pin, err);
+  const pin = skipChecks ? null : checkPin(s, s.name, strategy, defaults.pin, err);
   // Every other key [defaults] has: the section's own value, else the inherited one. [irq:*]
   // sections only take match-irq, strategy and pin; the rest is inherited so that every
   // PolicySection is complete and the planner never meets an undefined field.
@@ -408,7 +411,7 @@ function resolveSerial(raw: RawPolicy, err: ErrFn): SerialSection[] {
     const match = resolveMatch<SerialMatch>(s, err);
     const strategy = val<SerialSection['strategy']>(s, 'strategy') ?? strategyDefault;
     let pin: number[] | null;
-    if (s.broken) pin = val<number[]>(s, 'pin') ?? null;
+    if (s.broken) pin = null; // an error was reported: the policy is not returned
     else if (!s.keys.has('strategy') && !s.keys.has('pin')) {
       err(s.file, s.line, s.name, 'pin', 'required: the CPUs for the port\'s IRQ (a cpulist, e.g. pin = 1), or strategy = ignore');
       pin = null;

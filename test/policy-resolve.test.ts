@@ -1,0 +1,89 @@
+// policy-resolve tests — how the loader reports problems across sections and layers: one
+// error per mistake (never a follow-up that only echoes it), each under the section it is in,
+// and in the order of the layers they came from (src/policy/policy.ts).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadPolicy, MAX_POLICY_BYTES, parsePolicy, PolicyError, validatePolicy } from '../src/policy/policy.js';
+import { builtinPolicy } from '../src/policy/schema.js';
+import type { Policy } from '../src/types.js';
+
+const F = '/etc/affinityd/affinityd.ini';
+
+/** Every problem of `text` (layered on `base`) as "line [section] key: detail". */
+function problems(text: string, base?: Policy): string[] {
+  return validatePolicy(text, F, base).map((e) => `${e.line ?? '-'} [${e.section ?? ''}] ${e.key ?? ''}: ${e.detail}`);
+}
+
+test('lines outside any section, and keys under a repeated section', () => {
+  assert.deepEqual(problems('x y\nfoo = 1\n[net:w]\nmatch-name = a\n[cpus]\n[net:w]\nrps = maybe'), [
+    "1 [] : malformed line 'x y': expected 'key = value', '[section]' or a comment",
+    '2 [] foo: key outside any [section]',
+    '6 [net:w] : duplicate section (first at line 3); merge the two',
+    "7 [net:w] rps: expected one of auto, on, off, got 'maybe'",
+  ]);
+});
+
+test('a broken value is the only error of its section, also when a later file layers on it', () => {
+  // A bare key breaks the section like a bad value: no "pin only with strategy = pin" after it.
+  assert.deepEqual(problems('[defaults]\nstrategy\npin = 1'), ["2 [defaults] strategy: missing '= value' (write 'strategy = <value>')"]);
+  // A section whose only match key is broken does not also "match nothing".
+  assert.deepEqual(problems('[net:x]\nmatch-name = a/b\nstrategy = pin'), ["2 [net:x] match-name: interface name 'a/b': interface names cannot contain '/' or ':'"]);
+  assert.deepEqual(problems('[serial:x]\nmatch-path = tty\nstrategy = pin'), [
+    "2 [serial:x] match-path: device path 'tty': expected a device path starting with '/', e.g. /dev/ttyUSB0 (globs allowed)",
+  ]);
+  // The main file's broken [defaults] stays broken under a drop-in that adds a key to it.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-policy-resolve-'));
+  try {
+    fs.mkdirSync(path.join(root, 'etc/affinityd/affinityd.d'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/affinityd/affinityd.ini'), '[defaults]\nstrategy = pinn\npin = 1\n');
+    fs.writeFileSync(path.join(root, 'etc/affinityd/affinityd.d/1.ini'), '[defaults]\nrps = on\n');
+    assert.throws(
+      () => loadPolicy({ root }),
+      (e: unknown) => e instanceof PolicyError && e.errors.length === 1 && e.key === 'strategy',
+    );
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a drop-in that keeps strategy = pin keeps the earlier pin; one that names its own pin uses it', () => {
+  const main = parsePolicy('[defaults]\nstrategy = pin\npin = 1', F);
+  assert.deepEqual(parsePolicy('[defaults]\nstrategy = pin', 'drop.ini', main).defaults.pin, [1]);
+  assert.deepEqual(parsePolicy('[defaults]\nstrategy = pin\npin = 2', 'drop.ini', main).defaults.pin, [2]);
+  assert.deepEqual(parsePolicy('[defaults]\nstrategy = node', 'drop.ini', main).defaults, { ...builtinPolicy().defaults, strategy: 'node' });
+});
+
+test('sections that inherit strategy = pin without a pin repeat no error; those that say it themselves get their own', () => {
+  const text = ['[defaults]', 'strategy = pin', '[net:a]', 'match-name = a', '[net:b]', 'match-name = b', 'strategy = pin', '[net:c]', 'match-name = c', 'pin = 3'];
+  assert.deepEqual(problems(text.join('\n')), [
+    '2 [defaults] pin: required when strategy = pin (a cpulist, e.g. pin = 2-3)',
+    '7 [net:b] pin: required when strategy = pin (a cpulist, e.g. pin = 2-3)',
+  ]);
+  const serial = ['[serial:a]', 'match-path = /dev/ttyS1', '[serial:b]', 'match-path = /dev/ttyS2', 'strategy = pin'];
+  assert.deepEqual(problems(serial.join('\n')), [
+    "1 [serial:a] pin: required: the CPUs for the port's IRQ (a cpulist, e.g. pin = 1), or strategy = ignore",
+    '5 [serial:b] pin: required when strategy = pin (a cpulist, e.g. pin = 2-3)',
+  ]);
+});
+
+test('problems come in layer order: a hand-built base first, then the file, each by line', () => {
+  // A base that is not a loaded policy is taken as if every field had been written out, in a
+  // file it does not name; its problems come before those of the file layered on it.
+  const base: Policy = { ...builtinPolicy(), files: [], defaults: { ...builtinPolicy().defaults, strategy: 'pin', pin: null } };
+  assert.deepEqual(
+    validatePolicy('[cpus]\nbogus = 1\n[net:x]\nrps = on', 'drop.ini', base).map((e) => `${e.file}:${e.line}`),
+    ['<policy>:null', 'drop.ini:2', 'drop.ini:3'],
+  );
+});
+
+test('a policy text over the size limit is placed after a hand-built base\'s problems', () => {
+  const base: Policy = { ...builtinPolicy(), files: [], defaults: { ...builtinPolicy().defaults, strategy: 'pin', pin: null } };
+  assert.deepEqual(
+    validatePolicy(' '.repeat(MAX_POLICY_BYTES + 1), 'big.ini', base).map((e) => `${e.file}:${e.line}`),
+    ['<policy>:null', 'big.ini:null'],
+  );
+});
