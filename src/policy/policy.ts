@@ -493,8 +493,6 @@ function errnoText(code: string | undefined): string {
       return 'no such file';
     case 'EACCES':
       return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
     case 'ENOTDIR':
       return 'a path component is not a directory';
     case 'ELOOP':
