@@ -87,3 +87,18 @@ test('a policy text over the size limit is placed after a hand-built base\'s pro
     ['<policy>:null', 'big.ini:null'],
   );
 });
+
+test('a key outside any section says where it belongs, serial-only keys included', () => {
+  assert.deepEqual(problems('match-path = /dev/ttyS0\n[cpus]'), ['1 [] match-path: key outside any [section] (it belongs in [serial:<label>])']);
+  assert.deepEqual(problems('bogus = 1\n[cpus]'), ['1 [] bogus: key outside any [section]']);
+});
+
+test('listen remembers the file and line that set it, through layers and a hand-built base', () => {
+  const main = parsePolicy('[cpus]\n[metrics]\nlisten = 127.0.0.1:9101', F);
+  assert.deepEqual(main.metrics.listen, { host: '127.0.0.1', port: 9101, file: F, line: 3 });
+  const layered = parsePolicy('[metrics]\ntextfile-directory = off', 'drop.ini', main);
+  assert.deepEqual(layered.metrics, { textfileDirectory: null, listen: { host: '127.0.0.1', port: 9101, file: F, line: 3 } });
+  const hand: Policy = JSON.parse(JSON.stringify(main));
+  assert.deepEqual(parsePolicy('[agent]\nsettle-ms = 1', 'drop.ini', hand).metrics.listen, { host: '127.0.0.1', port: 9101, file: F, line: 3 });
+  assert.equal(parsePolicy('[metrics]\nlisten = off', 'drop.ini', hand).metrics.listen, null);
+});
