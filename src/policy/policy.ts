@@ -54,8 +54,8 @@ interface Setting {
 interface RawSection {
   name: string;
   kind: SectionKind;
-  /** Header of the latest file that declared the section (null for built-in). */
-  file: string | null;
+  /** The latest file that declared the section (rawOf: the file a hand-built Policy names last). */
+  file: string;
   line: number | null;
   keys: Map<string, Setting>;
   /** A value in it failed to parse: skip cross-key checks that would only echo that error. */
@@ -307,8 +307,8 @@ function merge(base: RawPolicy, layer: RawSection[], file: string): RawPolicy {
 }
 
 /** Typed value of a key in a raw section (parsed by the schema already), undefined when not given. */
-function val<T>(s: RawSection | undefined, key: string): T | undefined {
-  return s?.keys.get(key)?.value as T | undefined;
+function val<T>(s: RawSection, key: string): T | undefined {
+  return s.keys.get(key)?.value as T | undefined;
 }
 
 /**
@@ -325,7 +325,7 @@ function loaded(s: RawSection | undefined, spec: KeySpec): unknown {
 /** The effective policy: built-in defaults, then the layered files' values; errors collected. */
 function resolve(raw: RawPolicy, errors: ErrorList): Policy {
   const err: ErrFn = (file, line, section, key, detail) => {
-    errors.push(new PolicyError(file ?? '<built-in>', line, section, key, detail));
+    errors.push(new PolicyError(file, line, section, key, detail));
   };
   // Every fixed-section key: the table's default (builtinPolicy), replaced by the value a file
   // set — also when that value is null (`listen = off`, `textfile-directory = off`).
@@ -342,7 +342,8 @@ function resolve(raw: RawPolicy, errors: ErrorList): Policy {
   // [defaults] pin only counts with strategy = pin (checked: required there, an error elsewhere).
   const d = raw.sections.get('defaults');
   const defaultsBroken = d?.broken ?? false;
-  if (!defaultsBroken) policy.defaults.pin = checkPin(d, 'defaults', policy.defaults.strategy, undefined, err);
+  // Without a [defaults] section the strategy is the built-in one, which needs no pin.
+  if (d !== undefined && !defaultsBroken) policy.defaults.pin = checkPin(d, 'defaults', policy.defaults.strategy, undefined, err);
   for (const s of raw.sections.values()) if (s.kind === 'net:' || s.kind === 'irq:') policy.sections.push(resolveSection(s, policy.defaults, defaultsBroken, err));
   const serialSections = resolveSerial(raw, err);
   // Only present when used, so a policy without serial ports keeps its earlier shape.
@@ -391,12 +392,12 @@ function resolveSection(s: RawSection, defaults: Policy['defaults'], defaultsBro
     strategy,
     pin,
     ...(inherited as Pick<PolicySection, 'rps' | 'xps' | 'rpsFlowCnt' | 'crossNode'>),
-    file: s.file ?? '<built-in>',
+    file: s.file,
     line: s.line ?? 0,
   };
 }
 
-type ErrFn = (file: string | null, line: number | null, section: string, key: string | null, detail: string) => void;
+type ErrFn = (file: string, line: number | null, section: string, key: string | null, detail: string) => void;
 
 /**
  * [serial:*] sections. They inherit nothing from [defaults] (that section is about NICs):
@@ -416,24 +417,25 @@ function resolveSerial(raw: RawPolicy, err: ErrFn): SerialSection[] {
       err(s.file, s.line, s.name, 'pin', 'required: the CPUs for the port\'s IRQ (a cpulist, e.g. pin = 1), or strategy = ignore');
       pin = null;
     } else pin = checkPin(s, s.name, strategy, undefined, err);
-    out.push({ name: s.name, match, strategy, pin, file: s.file ?? '<built-in>', line: s.line ?? 0 });
+    out.push({ name: s.name, match, strategy, pin, file: s.file, line: s.line ?? 0 });
   }
   return out;
 }
 
 /** pin is required with strategy = pin and meaningless otherwise; returns the effective pin. */
 function checkPin(
-  s: RawSection | undefined,
+  s: RawSection,
   name: string,
   strategy: Strategy,
   inherited: number[] | null | undefined,
   err: ErrFn,
 ): number[] | null {
-  const pin = s?.keys.get('pin');
+  const pin = s.keys.get('pin');
   if (strategy === 'pin') {
     const cpus = (pin?.value as number[] | undefined) ?? inherited ?? null;
     if (cpus === null || cpus.length === 0) {
-      const at = s?.keys.get('strategy') ?? pin ?? { file: s?.file ?? null, line: s?.line ?? null };
+      // Reported where the strategy (else the pin) was set, else at the section's header.
+      const at = s.keys.get('strategy') ?? pin ?? s;
       err(at.file, at.line, name, 'pin', 'required when strategy = pin (a cpulist, e.g. pin = 2-3)');
       return null;
     }
