@@ -102,3 +102,27 @@ test('listen remembers the file and line that set it, through layers and a hand-
   assert.deepEqual(parsePolicy('[agent]\nsettle-ms = 1', 'drop.ini', hand).metrics.listen, { host: '127.0.0.1', port: 9101, file: F, line: 3 });
   assert.equal(parsePolicy('[metrics]\nlisten = off', 'drop.ini', hand).metrics.listen, null);
 });
+
+test('messages of a bad boolean, an empty match list, and a fixed section name with a suffix', () => {
+  assert.deepEqual(problems('[cpus]\nallow-isolated = maybe'), ["2 [cpus] allow-isolated: expected a boolean (true/false, yes/no, on/off, 1/0), got 'maybe'"]);
+  assert.deepEqual(problems('[net:x]\nmatch-name = ,'), ["2 [net:x] match-name: expected at least one interface name, got ','"]);
+  assert.deepEqual(problems('[nets]\nrps = on'), ["1 [nets] : unknown section (did you mean '[net]'?)"]);
+});
+
+test('an empty value unsets the key: it does not count as setting strategy', () => {
+  // [net:a] resets strategy, so it inherits strategy = pin without a pin: the [defaults] error only.
+  assert.deepEqual(problems('[defaults]\nstrategy = pin\n[net:a]\nmatch-name = a\nstrategy ='), ['2 [defaults] pin: required when strategy = pin (a cpulist, e.g. pin = 2-3)']);
+});
+
+test('a hand-built base: its files, its [irq:*] sections, its labelled sections checked like any other', () => {
+  const loaded = parsePolicy('[irq:t]\nmatch-irq = 5\nstrategy = node\n[net:n]\nmatch-name = n', F);
+  const hand: Policy = JSON.parse(JSON.stringify(loaded));
+  const p = parsePolicy('[agent]\nsettle-ms = 1', 'drop.ini', hand);
+  assert.deepEqual(p.files, [F, 'drop.ini']);
+  assert.deepEqual(p.sections.map((s) => [s.name, s.kind, s.strategy]), [['irq:t', 'irq', 'node'], ['net:n', 'net', 'spread']]);
+  // A hand-built section that cannot stand is reported against the file the base names last.
+  const bad: Policy = { ...hand, files: ['a.ini', 'b.ini'], sections: [{ ...hand.sections[1]!, strategy: 'pin', pin: null, file: 'b.ini', line: 7 }] };
+  assert.deepEqual(validatePolicy('', 'drop.ini', bad).map((e) => `${e.file}:${e.line} [${e.section}] ${e.key}`), ['b.ini:7 [net:n] pin']);
+  const badDefaults: Policy = { ...hand, files: ['a.ini', 'b.ini', 'c.ini'], defaults: { ...hand.defaults, strategy: 'pin', pin: null } };
+  assert.deepEqual(validatePolicy('', 'drop.ini', badDefaults).map((e) => `${e.file}:${e.line} [${e.section}] ${e.key}`), ['c.ini:null [defaults] pin']);
+});
