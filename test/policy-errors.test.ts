@@ -10,19 +10,10 @@ import * as path from 'node:path';
 import { loadPolicy, parsePolicy, PolicyError } from '../src/policy/policy.js';
 import { MAX_POLICY_ERRORS } from '../src/policy/errors.js';
 import { scanIni } from '../src/policy/scan.js';
+import { errorOf, messageOf } from './helpers/policy-error.js';
 
 const F = '/etc/affinityd/affinityd.ini';
 
-function errorOf(text: string): PolicyError {
-  try {
-    parsePolicy(text, F);
-  } catch (e) {
-    assert.ok(e instanceof PolicyError, String(e));
-    return e;
-  }
-  assert.fail(`expected a PolicyError for:\n${text}`);
-}
-const messageOf = (text: string): string => errorOf(text).message;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-policy-errors-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

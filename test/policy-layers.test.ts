@@ -7,23 +7,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parsePolicy, PolicyError, policyFiles } from '../src/policy/policy.js';
+import { policyFiles } from '../src/policy/policy.js';
+import { errorOf, messageOf } from './helpers/policy-error.js';
 
 const F = '/etc/affinityd/affinityd.ini';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-policy-layers-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function errorOf(text: string): PolicyError {
-  try {
-    parsePolicy(text, F);
-  } catch (e) {
-    assert.ok(e instanceof PolicyError, String(e));
-    return e;
-  }
-  assert.fail(`expected a PolicyError for:\n${text}`);
-}
-const messageOf = (text: string): string => errorOf(text).message;
 
 describe('files', () => {
   test('drop-ins are read in byte order of their names, whatever order the directory lists them in', () => {
