@@ -11,7 +11,8 @@ import { addSyntheticNics, hwlocNames, unpackHwloc } from './helpers/hwloc.js';
 import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { readNics } from '../src/snapshot/nics.js';
 import { FsRoot } from '../src/snapshot/fsroot.js';
-import { plan } from '../src/planner/planner.js';
+import { assignmentOf, plan } from '../src/planner/planner.js';
+import type { Plan } from '../src/types.js';
 import { defaultPolicy } from '../src/policy/policy.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
@@ -129,6 +130,13 @@ describe('real hwloc topologies with synthetic NIC IRQs', () => {
         const allowed = new Set(p.allowedCpus);
         for (const c of p.allowedCpus) assert.ok(online.includes(c), `${name}: allowed cpu${c} is online`);
         for (const i of p.irqs) for (const c of i.desired ?? []) assert.ok(allowed.has(c), `${name}: irq ${i.irq} on cpu${c}`);
+        // A plan is a fixed point of itself: planned again from its own placement, or from the
+        // placement it made out of a reset (every queue on the first CPU), nothing moves.
+        const desired = (x: Plan) => x.irqs.map((i) => `${i.irq}:${i.desired}`);
+        assert.deepEqual(desired(plan(s, defaultPolicy(), { previous: assignmentOf(p) })), desired(p), `${name}: plan again`);
+        const reset = new Map([...assignmentOf(p).keys()].map((k) => [k, online[0]!] as const));
+        const fromReset = plan(s, defaultPolicy(), { previous: reset });
+        assert.deepEqual(desired(plan(s, defaultPolicy(), { previous: assignmentOf(fromReset) })), desired(fromReset), `${name}: plan again after a reset`);
         checked++;
       } finally {
         removeFixture(root);

@@ -125,6 +125,12 @@ class Loads {
       a[cpu]!++;
     }
   }
+  remove(cpu: number, nic: string | null): void {
+    this.cpu[cpu]!--;
+    this.core[this.topo.coreOf[cpu]!]!--;
+    this.llc[this.topo.llcOf[cpu]!]!--;
+    if (nic !== null) this.nic.get(nic)![cpu]!--;
+  }
   cpuLoad(c: number): number {
     return this.cpu[c]!;
   }
@@ -221,8 +227,8 @@ function tieBreak(rule: TieBreak, c: number, best: number, loads: Loads, nicLoad
 
 /**
  * Best CPU for a unit, by `ties` (TIE_BREAKS). `prev` (phase 1 only) counts units previously
- * on each CPU. `quota` (phase 2 only) restricts the choice to CPUs with quota left, when
- * there is one.
+ * on each CPU. `quota` (phase 2 only) restricts the choice to CPUs with quota left: -1 when
+ * none has any (the caller then makes room: makeRoom).
  */
 function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32Array | null, ties: readonly TieBreak[]): number {
   const cands = unit.candidates;
@@ -240,9 +246,40 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
     // Candidates are ordered by preference (local node first), so the first wins a full tie.
     if (d < 0) best = c;
   }
-  // Nothing open (quotas of overlapping candidate sets did not add up): least loaded overall.
-  // No candidate at all (no CPU online: a broken tree) is -1, never a recursion without end.
-  return best < 0 && quota !== null ? pickCpu(unit, loads, prev, null, ties) : best;
+  return best;
+}
+
+/**
+ * A CPU for `u` when each of its candidates is at its quota: a unit on one of them that has
+ * an open CPU of its own steps aside to it, and `u` takes its place. -1 when none can.
+ *
+ * Why: phase 1 placed every unit within the quotas, so the quotas can hold them all, but
+ * keeping units on their previous CPUs first can fill a CPU that a more constrained unit
+ * needs (a node-local NIC's queue, when a node-less NIC's queue was on the node's only CPU).
+ * Squeezing it in there left another CPU idle, and the next pass moved the kept unit anyway:
+ * the plan was not a fixed point of itself.
+ *
+ * One step aside is always enough, because a candidate set is either one node's allowed CPUs
+ * or all allowed CPUs. If u's node were full of units that may not leave it, the node would
+ * hold more than phase 1 put there; so some unit on it may use any CPU, and some CPU has
+ * quota left (the quotas add up to the units).
+ */
+function makeRoom(u: Unit, order: Unit[], loads: Loads, quota: Int32Array, ties: readonly TieBreak[]): number {
+  const on = new Map<number, Unit[]>();
+  for (const v of order) if (v.cpu >= 0 && u.candidateSet.has(v.cpu)) on.set(v.cpu, [...(on.get(v.cpu) ?? []), v]);
+  for (const c of u.candidates) {
+    for (const v of on.get(c) ?? []) {
+      const open = pickCpu(v, loads, null, quota, ties);
+      if (open < 0) continue;
+      loads.remove(c, v.nic);
+      loads.add(open, v.nic);
+      v.cpu = open;
+      v.kept = false;
+      loads.add(c, u.nic);
+      return c;
+    }
+  }
+  return -1;
 }
 
 /** An rx (tx) vector for a queue index the NIC does not have in sysfs: allocated, not in use. */
@@ -280,8 +317,15 @@ function placeUnits(units: Unit[], topo: TopoIndex, ties: readonly TieBreak[]): 
   }
   for (const u of order) {
     if (u.cpu >= 0) continue;
-    u.cpu = pickCpu(u, loads, null, quota, ties);
-    if (u.cpu >= 0) loads.add(u.cpu, u.nic);
+    const open = pickCpu(u, loads, null, quota, ties);
+    if (open >= 0) {
+      u.cpu = open;
+      loads.add(open, u.nic);
+      continue;
+    }
+    // Room is always made for a unit phase 1 placed (makeRoom says why). A unit without
+    // candidates (no CPU online: a broken tree) stays at -1 and is left alone.
+    u.cpu = makeRoom(u, order, loads, quota, ties);
   }
 }
 
@@ -491,7 +535,10 @@ function placementResults(units: Iterable<Unit>, planned: Map<number, PlannedIrq
     for (const irq of u.irqs) {
       const p = planned.get(irq.irq)!;
       p.desired = [cpu];
-      const moved = u.prev !== null && u.prev !== cpu ? (allowed.includes(u.prev) ? `, moved from ${u.prev} to rebalance` : `, moved: cpu${u.prev} not allowed/online`) : '';
+      // A unit that is not kept is never on its previous CPU: a CPU's load only grows after
+      // the keep step (makeRoom takes one unit off and puts another on), so a previous CPU
+      // with room at the end had room when its unit was considered for keeping.
+      const moved = u.prev !== null ? (allowed.includes(u.prev) ? `, moved from ${u.prev} to rebalance` : `, moved: cpu${u.prev} not allowed/online`) : '';
       p.reason = `spread over ${u.why}${kept ? ', kept' : moved}`;
     }
   }
