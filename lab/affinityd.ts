@@ -92,6 +92,40 @@ export class LabAgent {
       .map((l) => JSON.parse(l) as LabRecord);
   }
 
+  /**
+   * What a failed lab assertion needs beside its own message, in one line: the agent's last
+   * log lines, its records by kind (and the failed ones), and the guest console's last lines.
+   * Never throws: a guest that stopped answering is itself the news.
+   */
+  async digest(): Promise<string> {
+    const parts: string[] = [];
+    try {
+      const recs = await this.records();
+      const kinds = new Map<string, number>();
+      for (const r of recs) kinds.set(r.kind, (kinds.get(r.kind) ?? 0) + 1);
+      parts.push(`records: ${[...kinds].map(([k, n]) => `${k}×${n}`).join(' ') || 'none'}`);
+      const failed = recs.filter((r) => r.kind === 'failed').slice(0, 3);
+      if (failed.length > 0) parts.push(`failed: ${failed.map((r) => `${r.target} ${r.error}`).join('; ')}`);
+      const err = (await this.guest.sh('tail -n 3 /tmp/agent.err; true', 15_000, 'read the agent log')).trim();
+      if (err !== '') parts.push(`agent log: ${err.replace(/\s+/g, ' ').slice(0, 600)}`);
+    } catch (e) {
+      parts.push(`guest did not answer: ${(e as Error).message}`);
+    }
+    parts.push(`console: ${this.guest.consoleTail(3).replace(/\s+/g, ' ').trim().slice(0, 400)}`);
+    return parts.join(' | ');
+  }
+
+  /** Runs fn; a failure's message gets the digest() appended (CI shows only the message). */
+  async explained<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const err = e as Error;
+      err.message = `${err.message} || ${await this.digest()}`;
+      throw err;
+    }
+  }
+
   /** The agent's operational log (warnings and errors), empty when all went well. */
   async errors(): Promise<string> {
     return (await this.guest.sh('cat /tmp/agent.err', 30_000, 'read the agent log')).trim();

@@ -212,7 +212,9 @@ export class Guest {
 
   /** Hot-adds one vCPU in the first free slot; resolves with the guest's number for it. */
   async hotAddCpu(): Promise<number> {
-    return step(`${this.spec.name}: hot-add a vCPU`, 60_000, async () => {
+    // The step's limit covers its inner wait (30 s of guest polling, which a starved TCG guest
+    // stretches: seen at 60 s under a loaded host) and the round trips around it.
+    return step(`${this.spec.name}: hot-add a vCPU`, 120_000, async () => {
       const before = parseRange((await this.sh('cat /sys/devices/system/cpu/present')).trim());
       const slots = await this.qmp.execute<{ type: string; props: Record<string, number>; 'qom-path'?: string }[]>('query-hotpluggable-cpus');
       const free = slots.filter((s) => !s['qom-path']).sort((x, y) => cmpProps(x.props, y.props));
@@ -230,7 +232,7 @@ export class Guest {
 
   /** Hot-adds a NIC; resolves with the guest's interface name once the driver bound it. */
   async hotAddNic(nic: NicSpec): Promise<string> {
-    return step(`${this.spec.name}: hot-add NIC ${nic.id}`, 60_000, async () => {
+    return step(`${this.spec.name}: hot-add NIC ${nic.id}`, 120_000, async () => {
       const { netdev, device } = nicProps(nic);
       await this.qmp.execute('netdev_add', netdev);
       await this.qmp.execute('device_add', device);

@@ -33,9 +33,9 @@ describe('guest lab: reboot with a persistent state file', { timeout: 600_000 },
     if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('after a reset: one drift-at-start record, then the reapplication of the same placement', async () => {
+  it('after a reset: one drift-at-start record, then the reapplication of the same placement', () => agent.explained(async () => {
     const cpu = await guest.hotAddCpu();
-    await guest.waitFor(`[ "$(cat /sys/devices/system/cpu/cpu${cpu}/online)" = 1 ]`, 60_000, `the agent to online cpu${cpu}`);
+    await guest.waitFor(`[ "$(cat /sys/devices/system/cpu/cpu${cpu}/online)" = 1 ]`, 120_000, `the agent to online cpu${cpu}`);
     let p = await agent.plan();
     for (let i = 0; offPlan(p).length > 0 && i < 10; i++) p = await agent.plan();
     assert.deepEqual(offPlan(p), []);
@@ -61,5 +61,5 @@ describe('guest lab: reboot with a persistent state file', { timeout: 600_000 },
     // with two CPUs online, virtio-net enables two queue pairs where it enabled one before.)
     const now = new Set(after.irqs.map((i) => `${i.name}=${i.current}`));
     assert.deepEqual(placed.filter((x) => !now.has(x)), [], 'the same placement as before the reset');
-  });
+  }));
 });
