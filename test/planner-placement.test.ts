@@ -156,6 +156,37 @@ test('room is made on a full node: five queues on five CPUs, none left sharing w
   ]);
 });
 
+test('an [irq:] queue steps aside as a NIC queue does; a candidate with no quota and no queue is passed over', () => {
+  // Node 0 is cpu0-1, node 1 cpu2-3. nvme0q1 ([irq:] spread, any CPU) was on cpu1; `local`
+  // (node 0) gets cpu1's quota in phase 1, cpu0 gets none. Keeping nvme0q1 fills node 0, so it
+  // steps aside to cpu2, and `local` takes cpu1.
+  const s = snap({ sockets: 2, coresPerSocket: 2, threadsPerCore: 1, nics: [{ name: 'local', node: 0, queues: 1 }] });
+  const nvme: IrqInfo = { irq: 30, name: 'nvme0q1', actions: ['nvme0q1'], chip: 'IR-PCI-MSIX', counts: {}, total: 0, affinity: [0, 1, 2, 3], effective: [0], node: -1, hint: null, pci: null, virtio: null, queue: null };
+  const pol = parsePolicy('[irq:nvme]\nmatch-irq = nvme*\nstrategy = spread\n', 'test.ini', defaultPolicy());
+  const p = plan({ ...s, irqs: [nvme, ...s.irqs] }, pol, { previous: new Map([['irq:30', 1]]) });
+  assert.deepEqual(
+    p.irqs.map((i) => [i.name, i.desired, i.reason]),
+    [
+      ['nvme0q1', [2], 'spread over all allowed CPUs, moved from 1 to rebalance'],
+      ['local-TxRx-0', [1], 'spread over node 0'],
+    ],
+  );
+});
+
+test('a queue that steps aside leaves its last-level cache one queue lighter (two nodes share a cache)', () => {
+  // Sub-NUMA clustering: socket 0's cache spans node 0 (cpu0-1, cpu1 offline) and node 1
+  // (cpu2); socket 1's spans node 2 (cpu3-4) and node 3 (cpu5). eth0 (any node) was on cpu0,
+  // eth1 can only use cpu0: eth0 steps aside to cpu3. eth2's two queues then see one queue in
+  // each cache, so its first takes cpu2 (first candidate); counting eth0 still in socket 0's
+  // cache would send it to cpu4 instead.
+  const s = withOnline(
+    snap({ sockets: 2, coresPerSocket: 3, threadsPerCore: 1, nodesPerSocket: 2, nics: [{ name: 'eth0', node: -1, queues: 1 }, { name: 'eth1', node: 0, queues: 1 }, { name: 'eth2', node: -1, queues: 2 }] }),
+    [0, 2, 3, 4, 5],
+  );
+  assert.deepEqual(s.topology.nodes.map((n) => n.cpus), [[0, 1], [2], [3, 4], [5]]);
+  assert.deepEqual(desired(plan(s, defaultPolicy(), { previous: new Map([['eth0/0', 0]]) })), [[100, [3]], [101, [0]], [102, [2]], [103, [4]]]);
+});
+
 test('odd captures: CPUs beyond nr_cpu_ids or without topology still take their share', () => {
   const s = snap({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, nics: [{ name: 'eth0', node: -1, queues: 4 }] });
   // A `possible` file shorter than the CPU directories.

@@ -265,8 +265,9 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
  * quota left (the quotas add up to the units).
  */
 function makeRoom(u: Unit, order: Unit[], loads: Loads, quota: Int32Array, ties: readonly TieBreak[]): number {
+  // Units by CPU (unplaced ones under -1, never a candidate).
   const on = new Map<number, Unit[]>();
-  for (const v of order) if (v.cpu >= 0 && u.candidateSet.has(v.cpu)) on.set(v.cpu, [...(on.get(v.cpu) ?? []), v]);
+  for (const v of order) on.set(v.cpu, [...(on.get(v.cpu) ?? []), v]);
   for (const c of u.candidates) {
     for (const v of on.get(c) ?? []) {
       const open = pickCpu(v, loads, null, quota, ties);
