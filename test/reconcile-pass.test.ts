@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MANAGED_RETRY_MS, reconcile, type PassOptions } from '../src/reconcile/reconcile.js';
-import { formatCpuList } from '../src/cpumask/cpumask.js';
+import { formatCpuList, parseCpuList } from '../src/cpumask/cpumask.js';
+import { takeSnapshot } from '../src/snapshot/snapshot.js';
 import { defaultPolicy } from '../src/policy/policy.js';
 import { emptyState, type AppliedState } from '../src/state/state.js';
 import type { AuditRecord } from '../src/audit/records.js';
@@ -221,4 +222,43 @@ test('a CPU going offline again during a write-first pass: re-planned, at most f
   assert.deepEqual([r.passes, tries], [4, 4]);
   // A write-first round cut short is re-planned like any other: only the last round counts.
   assert.match(summary(records), /: 0 changed, 0 skipped, 1 failed;/);
+});
+
+/**
+ * Writes as the kernel takes them: an IRQ mask naming no online CPU is refused with EINVAL
+ * (irq_set_affinity). `during` runs before the first write: the event that lands mid-pass.
+ */
+function kernelWrites(root: string, during: () => void): { writeFile: (file: string, value: string) => void } {
+  let first = true;
+  return {
+    writeFile: (file, value) => {
+      if (first) during();
+      first = false;
+      if (file.endsWith('/smp_affinity_list')) {
+        const online = new Set(parseCpuList(fs.readFileSync(path.join(root, 'sys/devices/system/cpu/online'), 'utf8').trim()));
+        if (!parseCpuList(value.trim()).some((c) => online.has(c))) throw Object.assign(new Error('EINVAL'), { code: 'EINVAL' });
+      }
+      fs.writeFileSync(file, value);
+    },
+  };
+}
+
+test('a pass given the drift check\'s snapshot plans round 1 from it; a CPU gone mid-pass re-plans from the tree as it is now', () => {
+  // Two CPUs and a two-queue NIC: one queue's IRQ is placed on CPU 1.
+  const root = buildFixture({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, nodes: 1, platform: 'kvm', firstIrq: 40, nics: [{ name: 'eth0', driver: 'ixgbe', pci: '0000:03:00.0', node: -1, queues: 2, naming: 'TxRx', rps: '' }] });
+  roots.push(root);
+  const taken = takeSnapshot(root);
+  assert.deepEqual(taken.topology.online, [0, 1]);
+  // The start pass: CPU 1 goes offline after the drift check looked and before the first write.
+  const records: AuditRecord[] = [];
+  const r = reconcile({ root, policy: defaultPolicy(), state: emptyState(), trigger: 'start', audit: { record: (x) => records.push(x) }, now: () => NOW, taken, apply: kernelWrites(root, () => offlineCpu1(root)) });
+  const refused = r.report.changes.filter((c) => c.outcome === 'needs-replan');
+  assert.ok(refused.length > 0 && refused.every((c) => c.write.new === '1'), 'round 1 planned from the taken snapshot: CPU 1 in use');
+  // Round 2 reads the tree again (not the taken snapshot, which still has CPU 1 online):
+  // everything lands on CPU 0 and nothing fails.
+  assert.equal(r.passes, 2);
+  assert.deepEqual(r.plan.allowedCpus, [0]);
+  assert.equal(r.snapshot.topology.online.join(), '0');
+  assert.match(summary(records), /, 0 failed; CPUs 0$/);
+  for (const c of refused) assert.equal(r.state.targets[c.write.target], '0', c.write.target);
 });
