@@ -141,6 +141,64 @@ test('CPU hotplug forgets the drift check\'s snapshot and the cached topology', 
   assert.equal(nameOf(after, irq.irq), 'renamed-after-drift');
 });
 
+test('without a topology cache, forgetTopology() still forgets the drift check\'s snapshot', async () => {
+  const root = tree();
+  const r = new Reconciler({ root, policy: defaultPolicy(), now: () => NOW });
+  const irq = (await r.preview()).snapshot.irqs.find((i) => i.affinity !== null)!;
+  r.drift();
+  rename(root, irq.irq, 'renamed-after-drift');
+  r.forgetTopology();
+  assert.equal(nameOf(await r.pass('cpu2 add', { dryRun: true }), irq.irq), 'renamed-after-drift');
+});
+
+test('the drift check reads as a pass does: its snapshot is the start pass\'s, and it fills the topology cache', async () => {
+  const root = tree();
+  const r = new Reconciler({ root, policy: defaultPolicy(), now: () => NOW, cacheTopology: true });
+  r.drift();
+  const start = await r.pass('start', { dryRun: true });
+  // The start pass planned from the drift check's snapshot: what a pass of its own would have read.
+  const own = await new Reconciler({ root, policy: defaultPolicy(), now: () => NOW }).pass('own', { dryRun: true });
+  assert.deepEqual(start.snapshot, own.snapshot);
+  // The topology the drift check read is the one cached for the passes after it.
+  const core1 = start.snapshot.topology.cpus.find((c) => c.cpu === 1)!.core;
+  fs.writeFileSync(path.join(root, 'sys/devices/system/cpu/cpu1/topology/core_id'), `${core1 + 7}\n`);
+  assert.equal((await r.pass('next', { dryRun: true })).snapshot.topology.cpus.find((c) => c.cpu === 1)!.core, core1);
+});
+
+test('a preview reads the tree as a pass does: the same snapshot, the same plan', async () => {
+  const root = tree();
+  const r = new Reconciler({ root, policy: defaultPolicy(), now: () => NOW });
+  const preview = await r.preview();
+  const pass = await r.pass('dry', { dryRun: true });
+  assert.deepEqual(preview.snapshot, pass.snapshot);
+  assert.deepEqual(preview.plan, pass.plan);
+});
+
+test('a pass whose only write failed again still saves the state (a failure is news, even with the same targets)', async () => {
+  const root = tree();
+  const policy = defaultPolicy();
+  const file = stateFileOf(root, policy);
+  let failing = '';
+  // ENOSPC: the target CPU is out of interrupt vectors; the write fails, nothing is refused for good.
+  const apply = {
+    writeFile: (f: string, value: string): void => {
+      if (f.endsWith(`${failing}/smp_affinity_list`)) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+      fs.writeFileSync(f, value);
+    },
+  };
+  const irq = (await new Reconciler({ root, policy, now: () => NOW }).preview()).plan.irqs.find((i) => i.desired !== null && i.current !== null && i.desired.join() !== i.current.join())!;
+  failing = `/proc/irq/${irq.irq}`;
+  const r = new Reconciler({ root, policy, now: () => NOW, apply });
+  const first = await r.pass('first');
+  assert.equal(first.report.changes.find((c) => c.write.irq === irq.irq)?.outcome, 'failed');
+  const before = r.state;
+  fs.rmSync(file);
+  const second = await r.pass('second');
+  assert.deepEqual(second.report.changes.map((c) => [c.write.irq, c.outcome]), [[irq.irq, 'failed']], 'only the failing write is tried again');
+  assert.deepEqual([second.saveError, r.state.targets, r.state.assignment], [null, before.targets, before.assignment], 'nothing else changed');
+  assert.equal(saved(file)?.trigger, 'second');
+});
+
 test('a pass that only puts back a mask moved behind its back saves the state; its phases include the save', async () => {
   const root = tree();
   const policy = defaultPolicy();
