@@ -423,6 +423,72 @@ describe('planning serial IRQs', () => {
   });
 });
 
+describe('the Reconciler and the port lists (udev\'s stood in for by a list seam)', () => {
+  const policyOf = (text: string): Policy => parsePolicy(text, F);
+  const console1 = '[serial:console]\nmatch-path = /dev/ttyS0\npin = 1';
+  const change = (r: { report: { changes: { write: { target: string; new: string } }[] } }, target: string): string | undefined => r.report.changes.find((c) => c.write.target === target)?.write.new;
+
+  test('a [serial:*] section matches what only udev knows, in a preview and in a pass', async () => {
+    const root = machine();
+    // cdc-acm: sysfs shows no serial number for the modem; udev's database has one.
+    const policy = policyOf('[serial:modem]\nmatch-serial = Q1\npin = 3');
+    let calls = 0;
+    const udev = async () => {
+      calls++;
+      return [{ path: '/dev/ttyACM0', serialNumber: 'Q1', pnpId: 'usb-Quectel_EG25-if00', vendorId: '2c7c', productId: '0125' }];
+    };
+    const r = new Reconciler({ root, policy, serialList: udev });
+    const row = (await r.preview()).plan.irqs.find((i) => i.irq === 23)!;
+    assert.deepEqual([row.desired, row.serial, row.policy], [[3], '/dev/ttyACM0', 'serial:modem']);
+    assert.equal(change(await r.pass('t', { dryRun: true }), 'irq/23'), '3');
+    assert.equal(calls, 2, 'udev is asked once per preview and once per pass');
+    // The sysfs view alone does not know the serial number: nothing matches.
+    assert.equal((await new Reconciler({ root, policy }).preview()).plan.irqs.find((i) => i.irq === 23)!.desired, null);
+  });
+
+  test('without [serial:*] sections udev is never asked, and no pass reads ports (the drift check\'s snapshot included)', async () => {
+    const root = machine();
+    const policy = policyOf('');
+    let calls = 0;
+    const udev = async () => {
+      calls++;
+      return [];
+    };
+    const r = new Reconciler({ root, policy, serialList: udev });
+    r.drift();
+    const start = await r.pass('start', { dryRun: true });
+    const own = await new Reconciler({ root, policy, serialList: udev }).pass('own', { dryRun: true });
+    const preview = await r.preview();
+    assert.equal(calls, 0, 'udevadm costs a pass ~70 ms: only for a section that can use it');
+    assert.deepEqual(own.snapshot.serial, []);
+    assert.deepEqual(start.snapshot, own.snapshot, 'the start pass planned from the drift check\'s snapshot: the same picture');
+    assert.deepEqual(preview.snapshot, own.snapshot);
+  });
+
+  test('the agent\'s start with a [serial:*] section: the drift check reads no ports, so the first pass reads its own', async () => {
+    const root = machine();
+    const r = new Reconciler({ root, policy: policyOf('[serial:ftdi]\nmatch-serial = A1B2C3\npin = 2') });
+    assert.deepEqual(r.drift(), []);
+    const start = await r.pass('start', { dryRun: true });
+    assert.equal(change(start, 'irq/40'), '2');
+    assert.deepEqual(start.snapshot.serial?.map((p) => p.path), ['/dev/ttyACM0', '/dev/ttyS0', '/dev/ttyS2', '/dev/ttyS3', '/dev/ttyUSB0', '/dev/ttyUSB1'], 'the tree\'s ports, not the host\'s');
+  });
+
+  test('a udev list that fails: the sysfs view is planned with, and the note is given once per Reconciler (a listener is optional)', async () => {
+    const root = machine();
+    const policy = policyOf(console1);
+    const failing = () => Promise.reject(new Error('No native build was found'));
+    const notes: string[] = [];
+    const r = new Reconciler({ root, policy, serialList: failing, note: (n) => notes.push(n) });
+    assert.deepEqual((await r.preview()).plan.irqs.find((i) => i.irq === 4)?.desired, [1]);
+    assert.equal(change(await r.pass('t', { dryRun: true }), 'irq/4'), '1');
+    await r.pass('again', { dryRun: true });
+    assert.deepEqual(notes, ['serial ports: listing failed (No native build was found); reading /sys/class/tty instead']);
+    const quiet = new Reconciler({ root, policy, serialList: failing });
+    assert.equal(change(await quiet.pass('t', { dryRun: true }), 'irq/4'), '1');
+  });
+});
+
 describe('agent trigger', () => {
   test('a tty add uevent for ttyUSB0 is a relevant event; a virtual console is not', () => {
     const dg = (action: string, devpath: string, name: string): Buffer =>

@@ -10,7 +10,7 @@
 
 import type { ApplyOptions, ApplyReport } from '../applier/applier.js';
 import type { TopologyCache } from '../snapshot/cpus.js';
-import { enumerateSerialPorts } from '../snapshot/serial.js';
+import { enumerateSerialPorts, type EnumerateOptions } from '../snapshot/serial.js';
 import { takeSnapshot } from '../snapshot/snapshot.js';
 import { readState, stateFilePath, writeState, type AppliedState } from '../state/state.js';
 import type { Plan, Policy, Snapshot } from '../types.js';
@@ -30,6 +30,8 @@ export interface ReconcilerOptions {
   now?: () => Date;
   /** Applier seams (tests: injected write errors). */
   apply?: Pick<ApplyOptions, 'writeFile' | 'netAdmin'>;
+  /** udev's port list, replaced (tests: a fixture tree has no udev; the host's is udevadm's). */
+  serialList?: EnumerateOptions['list'];
 }
 
 export interface PassOptions {
@@ -196,7 +198,7 @@ export class Reconciler {
    */
   private async serialPorts(): Promise<Snapshot['serial'] | undefined> {
     if (!this.hasSerialSections()) return undefined;
-    const e = await enumerateSerialPorts({ root: this.root, seen: this.notesGiven });
+    const e = await enumerateSerialPorts({ root: this.root, seen: this.notesGiven, list: this.opts.serialList });
     for (const n of e.notes) this.opts.note?.(n);
     return e.ports;
   }

@@ -42,7 +42,7 @@ export interface BindingPort {
 }
 
 export interface EnumerateOptions {
-  /** Root of the filesystem to read; default '/'. Any other root always uses sysfs only. */
+  /** Root of the filesystem to read; default '/'. Any other root uses sysfs only (unless `list` stands in for udev). */
   root?: string;
   /**
    * Notes already reported by this caller: a note in the set is not returned again, so a
@@ -51,7 +51,7 @@ export interface EnumerateOptions {
   seen?: Set<string>;
   /** Give up on the bindings after this long (udevadm on a machine with thousands of devices). */
   timeoutMs?: number;
-  /** Replace the bindings' list() (tests). */
+  /** Replace the bindings' list() (tests): udev's view, on any root (a fixture tree has no udev of its own). */
   list?: () => Promise<BindingPort[]>;
 }
 
@@ -220,8 +220,8 @@ export function mergeBindings(ports: SerialPortInfo[], listed: BindingPort[]): S
 export async function enumerateSerialPorts(opts: EnumerateOptions = {}): Promise<SerialEnumeration> {
   const root = new FsRoot(opts.root ?? '/');
   const ports = readSysfsPorts(root, activeIrqsOf(root));
-  // A fixture tree's ports are in its sysfs; udev only knows the host's.
-  if (root.root !== '/') return { ports, source: 'sysfs', notes: [] };
+  // A fixture tree's ports are in its sysfs; udev only knows the host's (a test's list stands in).
+  if (root.root !== '/' && opts.list === undefined) return { ports, source: 'sysfs', notes: [] };
   const listed = opts.list ? await opts.list().catch((e: unknown) => `listing failed (${oneLine(e)})`) : await bindingsList(opts.timeoutMs ?? 5000);
   if (typeof listed !== 'string') return { ports: mergeBindings(ports, listed), source: 'bindings', notes: [] };
   const note = `serial ports: ${listed}; reading /sys/class/tty instead`;
