@@ -53,19 +53,27 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
   const socketPath = opts.socketPath ?? DEFAULT_JOURNAL_SOCKET;
   const flushTimeoutMs = opts.flushTimeoutMs ?? 5000;
   const useJournal = mode === 'on' || (mode === 'auto' && isJournalAvailable(socketPath));
-  const stdout = opts.stdout ?? process.stdout;
+  // process.stdout and process.stderr are getters that build a stream on first use (for a pipe
+  // or the journal's stream socket: net, stream and a dozen more of node's modules, ~1 MB of
+  // an idle agent's RSS, issue 14). An agent whose records all reach the journal never needs
+  // them, so the defaults are resolved only when a line is written.
+  const out = (): NodeJS.WritableStream => opts.stdout ?? process.stdout;
   const now = opts.now ?? (() => new Date());
 
-  const warn = opts.warn ?? process.stderr;
-  const fallbackName = stdout === process.stderr ? 'stderr' : stdout === process.stdout ? 'stdout' : 'the fallback stream';
+  const warn = (): NodeJS.WritableStream => opts.warn ?? process.stderr;
+  const fallbackName = (): string => {
+    const o = out();
+    return o === process.stderr ? 'stderr' : o === process.stdout ? 'stdout' : 'the fallback stream';
+  };
   const undelivered = (records: UndeliveredRecord[], reason: string): void => {
+    const stdout = out();
     for (const r of records) if (r.fallback !== undefined) stdout.write(printable(r.fallback));
-    warn.write(`affinityd: ${records.length} audit record(s) not delivered to the journal: ${reason}; written to ${fallbackName} as JSON lines\n`);
+    warn().write(`affinityd: ${records.length} audit record(s) not delivered to the journal: ${reason}; written to ${fallbackName()} as JSON lines\n`);
   };
   const client = useJournal ? new JournalClient({ ...opts.client, socketPath, onUndelivered: undelivered }) : null;
   let closed = false;
   const flushStdout = async (): Promise<void> => {
-    const w = stdout as NodeJS.WritableStream & { writableNeedDrain?: boolean };
+    const w = out() as NodeJS.WritableStream & { writableNeedDrain?: boolean };
     if (w.writableNeedDrain) await once(w, 'drain');
   };
 
@@ -77,7 +85,7 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
       if (client) client.send(toJournalFields(r), line);
       // JSON.stringify escapes C0 controls but leaves C1 (0x9b is CSI to some terminals) and
       // bidi overrides raw; printable() writes them as \uXXXX, still valid JSON.
-      else stdout.write(printable(line));
+      else out().write(printable(line));
     },
     async flush(): Promise<void> {
       if (client) await client.flush(flushTimeoutMs);

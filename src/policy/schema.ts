@@ -5,11 +5,16 @@
 // etc/affinityd.ini. test/policy-schema.test.ts checks the table against that file in both
 // directions, and that every key of the table loads, shows in check-config and reads back.
 
-import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
 import { formatCpuList, parseCpuList, CpuFormatError } from '../cpumask/cpumask.js';
 import type { Policy, Strategy, TriState } from '../types.js';
 import { compileGlob, GlobError, parseIrqNumberPattern, splitList } from './match.js';
 import { clip } from '../text/printable.js';
+
+// node:net (for isIP) loads node's whole socket and stream stack: ~1 MB of an agent's RSS
+// (issue 14), for a key that is usually off. Required on first use instead.
+const require = createRequire(import.meta.url);
+const isIP = (host: string): number => (require('node:net') as typeof import('node:net')).isIP(host);
 
 /** Fixed sections by name; the prefixed kinds take a label: [net:wan], [irq:timers], [serial:gps]. */
 export type SectionKind = 'cpus' | 'defaults' | 'net' | 'agent' | 'metrics' | 'net:' | 'irq:' | 'serial:';

@@ -15,7 +15,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import which from 'which';
+import { createRequire } from 'node:module';
 import type { SerialPortInfo } from '../types.js';
 import { FsRoot } from './fsroot.js';
 import { resolveSerialIrqs } from './serial-irq.js';
@@ -150,6 +150,9 @@ export function activeIrqsOf(root: FsRoot): Set<number> | undefined {
 
 /** Whether `cmd` is an executable on `envPath` (the `which` package: npm's own lookup). */
 export function onPath(cmd: string, envPath = process.env.PATH ?? ''): boolean {
+  // Required on first use: `which` loads node:fs/promises, which the agent otherwise never
+  // needs (issue 14: every module a running agent loads stays in its RSS).
+  const which = createRequire(import.meta.url)('which') as typeof import('which');
   return which.sync(cmd, { nothrow: true, path: envPath }) !== null;
 }
 

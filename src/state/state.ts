@@ -12,7 +12,6 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { MAX_CPUS } from '../cpumask/cpumask.js';
 import { FsRoot, readRegularFile, UnreadableFileError } from '../snapshot/fsroot.js';
 import { clip } from '../text/printable.js';
@@ -117,6 +116,23 @@ export function readState(file: string): { state: AppliedState; problem: string 
   }
 }
 
+/**
+ * `bytes` random bytes from the kernel's CSPRNG, as hex. Read from /dev/urandom rather than
+ * node:crypto's randomBytes(): loading node:crypto (and OpenSSL's set-up with it) cost an idle
+ * agent ~1 MB of RSS for these six bytes per pass (issue 14). The unit's PrivateDevices=
+ * keeps /dev/urandom.
+ */
+function unpredictableHex(bytes: number): string {
+  const buf = Buffer.alloc(bytes);
+  const fd = fs.openSync('/dev/urandom', 'r');
+  try {
+    if (fs.readSync(fd, buf, 0, bytes, null) !== bytes) throw new Error('/dev/urandom: short read');
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf.toString('hex');
+}
+
 export function writeState(file: string, state: AppliedState): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -127,7 +143,7 @@ export function writeState(file: string, state: AppliedState): void {
   }
   // A name no one can predict, created exclusively and never through a link: a planted
   // `state.json.<pid>.tmp -> /etc/passwd` cannot redirect the write.
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${unpredictableHex(6)}.tmp`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
   try {
     try {
