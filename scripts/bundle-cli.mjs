@@ -23,7 +23,31 @@ const entry = path.join(dir, 'main.js');
 const shebang = fs.readFileSync(entry, 'utf8').split('\n', 1)[0];
 if (!shebang.startsWith('#!')) throw new Error(`${entry}: no shebang on the first line`);
 
-await esbuild.build({
+// pino loads, at require time, machinery the agent never uses: node:worker_threads (for
+// isMainThread, and thread-stream for pino.transport()), node:assert (sonic-boom's argument
+// check; its error class touches process.stderr, which builds node's stream stack) and
+// node:diagnostics_channel (a tracing channel no one subscribes to). Each such node module
+// stays in a running agent's RSS (issue 14: bench/memory-options.ts). Inside the bundle, and
+// only for imports from those packages, they resolve to the stand-ins in scripts/bundle-shims/,
+// each saying what it replaces and why that is enough; everything else gets node's modules.
+const shims = {
+  worker_threads: 'main-thread.cjs',
+  'thread-stream': 'no-transports.cjs',
+  assert: 'assert.cjs',
+  diagnostics_channel: 'diagnostics-channel.cjs',
+};
+const shimmedImporters = /[\\/]node_modules[\\/](pino|sonic-boom)[\\/]/;
+const pinoShims = {
+  name: 'pino-shims',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?(worker_threads|thread-stream|assert|diagnostics_channel)$/ }, (args) => {
+      if (!shimmedImporters.test(args.importer)) return undefined;
+      return { path: path.join(repo, 'scripts/bundle-shims', shims[args.path.replace(/^node:/, '')]) };
+    });
+  },
+};
+
+const built = await esbuild.build({
   entryPoints: [entry],
   outdir: dir,
   allowOverwrite: true,
@@ -41,6 +65,16 @@ await esbuild.build({
   external: ['netlink', 'unix-dgram', '@serialport/bindings-cpp', 'prom-client'],
   // The CommonJS packages in the bundle (pino, ini, which) call require() for Node's modules.
   banner: { js: `import { createRequire as __affinitydRequire } from 'node:module';\nconst require = __affinitydRequire(import.meta.url);` },
+  absWorkingDir: repo,
+  plugins: [pinoShims],
+  metafile: true,
   logLevel: 'warning',
 });
+// The stand-ins must have replaced every such import of pino's (a pino update that moves one
+// would otherwise load the node module again, silently).
+for (const out of Object.keys(built.metafile.outputs).filter((f) => f.endsWith('.js'))) {
+  const text = fs.readFileSync(path.resolve(repo, out), 'utf8');
+  const left = /\(["'](?:node:)?(worker_threads|assert|diagnostics_channel|thread-stream)["']\)/.exec(text);
+  if (left) throw new Error(`${out}: the bundle still loads ${left[1]}, which scripts/bundle-shims/ replaces`);
+}
 if (fs.readFileSync(entry, 'utf8').split('\n', 1)[0] !== shebang) throw new Error(`${entry}: the bundle lost the shebang`);
