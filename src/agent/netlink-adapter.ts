@@ -14,8 +14,11 @@
 // Only the raw socket layer: the package's index also builds its rtnetlink, nl80211 and
 // WireGuard struct tables at load time (≈ 12 MB of RSS measured, for three fields of one
 // message type we decode below).
-import { RawNetlinkSocket } from 'netlink/dist/raw.js';
+// Loaded with require(), not import: an ES import of a CommonJS file makes node load its
+// CommonJS export lexer to find the names (issue 14: every module loaded stays in the RSS).
+import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
+const { RawNetlinkSocket } = createRequire(import.meta.url)('netlink/dist/raw.js') as typeof import('netlink/dist/raw.js');
 
 /** Netlink protocol numbers (linux/netlink.h). */
 const NETLINK_ROUTE = 0;
