@@ -12,7 +12,9 @@
 // installed, every syscall of every thread (`strace -f -c -p`, a second run, since strace's
 // own ptrace stops count as context switches). Kernel events in the window are counted by a
 // listener of our own next to it: a wake-up for a kernel event is not one of the agent's own.
-// Heap and RSS at the end come from the agent itself (bench/lib/memreport.js, on SIGUSR2).
+// Then 100 full passes (SIGHUP, a policy reload each) and RSS again: what an agent keeps once
+// it has worked. Heap and RSS at the end come from the agent itself (bench/lib/memreport.js,
+// on SIGUSR2).
 //
 // Start-up: process start → READY=1 and → the first full apply, on this VM (policy: eth0 only,
 // as bench/agent-latency) and on a generated 1024-CPU fixture tree (fixture/fixture.ts
@@ -203,6 +205,8 @@ export interface IdleOptions {
   idleS?: number;
   /** Length of the window with the shipped unit's watchdog (s, default 60; 0: none). */
   watchdogS?: number;
+  /** Full passes (SIGHUP) after the idle window, before RSS is read again (default 100). */
+  passes?: number;
 }
 
 /**
@@ -290,6 +294,22 @@ export async function benchIdle(opts: IdleOptions = {}): Promise<object> {
     const c = counters(pid);
     const st = await straceWindow(pid, straceS * 1000, dir);
     result.strace = { seconds: straceS, ...st, cpuMs: counters(pid).cpuMs - c.cpuMs };
+    // What the agent keeps once it has worked: RSS after `passes` more full passes (SIGHUP,
+    // one at a time, each to its STATUS=). V8 compiles a function with TurboFan once it has
+    // run enough, and the compiler's own pages of the node binary (~3.5 MB) then stay
+    // resident; an agent fresh from its start has not paid that yet.
+    const passes = opts.passes ?? 100;
+    if (passes > 0) {
+      const statusCount = () => agent!.notes.filter((n) => n.text.startsWith('STATUS=last pass')).length;
+      const t1 = Date.now();
+      for (let i = 0; i < passes; i++) {
+        const before = statusCount();
+        process.kill(pid, 'SIGHUP');
+        await waitFor(`pass ${i + 1} after SIGHUP`, () => (statusCount() > before ? true : null), 10_000, agent);
+      }
+      await sleep(1000);
+      result.afterPasses = { passes, seconds: Math.round((Date.now() - t1) / 1000), rssKiB: counters(pid).rssKiB };
+    }
     process.kill(pid, 'SIGUSR2');
     const mem = await waitFor('memreport', () => /\{"memreport":(\{[^\n]*\})\}/.exec(agent!.stderr())?.[1], 5000, agent).catch(() => null);
     if (mem) {
