@@ -63,7 +63,8 @@ function variants(shipped: string[]): Variant[] {
     plus('--disable-wasm-trap-handler', '--disable-wasm-trap-handler'),
     plus('--max-lazy', '--max-lazy'),
     plus('--no-opt', '--no-opt'),
-    plus('--max-opt=2 (maglev)', '--max-opt=2'),
+    // Maglev is off in node 20 (V8 11.3): tier 2 and below is Sparkplug's baseline code.
+    plus('--max-opt=2 (no TurboFan)', '--max-opt=2'),
     plus('--jitless', '--jitless'),
     // V8's tier-up budget (bytecode executed before a function is considered for optimization,
     // default 67584 = 66 KiB): a start on a small machine then never wakes TurboFan.
