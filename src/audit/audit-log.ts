@@ -54,9 +54,9 @@ export function createAuditLog(opts: AuditLogOptions = {}): AuditLog {
   const flushTimeoutMs = opts.flushTimeoutMs ?? 5000;
   const useJournal = mode === 'on' || (mode === 'auto' && isJournalAvailable(socketPath));
   // process.stdout and process.stderr are getters that build a stream on first use (for a pipe
-  // or the journal's stream socket: net, stream and a dozen more of node's modules, ~1 MB of
-  // an idle agent's RSS, issue 14). An agent whose records all reach the journal never needs
-  // them, so the defaults are resolved only when a line is written.
+  // or the journal's stream socket: node's net and stream modules and a dozen more, which a
+  // running agent then keeps in its RSS, issue 14). An agent whose records all reach the
+  // journal never needs them, so the defaults are resolved only when a line is written.
   const out = (): NodeJS.WritableStream => opts.stdout ?? process.stdout;
   const now = opts.now ?? (() => new Date());
 

@@ -11,8 +11,8 @@ import type { Policy, Strategy, TriState } from '../types.js';
 import { compileGlob, GlobError, parseIrqNumberPattern, splitList } from './match.js';
 import { clip } from '../text/printable.js';
 
-// node:net (for isIP) loads node's whole socket and stream stack: ~1 MB of an agent's RSS
-// (issue 14), for a key that is usually off. Required on first use instead.
+// node:net (for isIP) loads node's socket and stream stack (+2.2 MB of RSS in a bare node,
+// issue 14), for a key that is usually off. Required on first use instead.
 const require = createRequire(import.meta.url);
 const isIP = (host: string): number => (require('node:net') as typeof import('node:net')).isIP(host);
 

@@ -118,9 +118,9 @@ export function readState(file: string): { state: AppliedState; problem: string 
 
 /**
  * `bytes` random bytes from the kernel's CSPRNG, as hex. Read from /dev/urandom rather than
- * node:crypto's randomBytes(): loading node:crypto (and OpenSSL's set-up with it) cost an idle
- * agent ~1 MB of RSS for these six bytes per pass (issue 14). The unit's PrivateDevices=
- * keeps /dev/urandom.
+ * node:crypto's randomBytes(): loading node:crypto (and OpenSSL's set-up with it) adds 2.6 MB
+ * of RSS to a bare node, kept by a running agent for these six bytes per pass (issue 14). The
+ * unit's PrivateDevices= keeps /dev/urandom.
  */
 function unpredictableHex(bytes: number): string {
   const buf = Buffer.alloc(bytes);
