@@ -12,6 +12,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import { MAX_CPUS } from '../cpumask/cpumask.js';
 import { FsRoot, readRegularFile, UnreadableFileError } from '../snapshot/fsroot.js';
 import { clip } from '../text/printable.js';
@@ -124,7 +125,13 @@ export function readState(file: string): { state: AppliedState; problem: string 
  */
 function unpredictableHex(bytes: number): string {
   const buf = Buffer.alloc(bytes);
-  const fd = fs.openSync('/dev/urandom', 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync('/dev/urandom', 'r');
+  } catch {
+    // No /dev (a bare chroot or container): node:crypto, loaded only then, rather than no state.
+    return (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes(bytes).toString('hex');
+  }
   try {
     if (fs.readSync(fd, buf, 0, bytes, null) !== bytes) throw new Error('/dev/urandom: short read');
   } finally {
