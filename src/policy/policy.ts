@@ -518,16 +518,14 @@ function readPolicyFile(file: string): string {
  * that exists but is not a readable regular file throws a PolicyError.
  */
 function policyFileExists(p: string): boolean {
-  try {
-    if (fs.lstatSync(p, { throwIfNoEntry: false }) === undefined) return false;
-  } catch (e) {
-    // ENOTDIR: /etc/affinityd is a file; EACCES: a directory on the way cannot be searched.
-    throw new PolicyError(p, null, null, null, `cannot read policy file: ${errnoText((e as NodeJS.ErrnoException).code)}`);
-  }
   let st: fs.Stats;
   try {
+    if (fs.lstatSync(p, { throwIfNoEntry: false }) === undefined) return false;
     st = fs.statSync(p);
   } catch (e) {
+    // ENOTDIR: /etc/affinityd is a file; EACCES: a directory on the way cannot be searched
+    // (lstat and stat walk the same directories, so either fails the same way). lstat never
+    // throws ENOENT here: an ENOENT is stat's, on a link to nothing.
     const code = (e as NodeJS.ErrnoException).code;
     throw new PolicyError(p, null, null, null, `cannot read policy file: ${code === 'ENOENT' ? 'dangling symbolic link' : errnoText(code)}`);
   }

@@ -58,11 +58,12 @@ const STRATEGIES: readonly Strategy[] = ['spread', 'node', 'pin', 'ignore'];
 const TRISTATES: readonly TriState[] = ['auto', 'on', 'off'];
 
 // Linux caps: rps_flow_cnt above INT_MAX is EINVAL (net-sysfs.c), rps_sock_flow_entries
-// above 1<<29 is EINVAL (sysctl_net_core.c). Node's setTimeout overflows above 2^31-1 ms.
-const MAX_RPS_FLOW_CNT = 2 ** 31 - 1;
+// above 1<<29 is EINVAL (sysctl_net_core.c). Node's setTimeout overflows above INT_MAX ms.
+const INT_MAX = 2 ** 31 - 1;
+const MAX_RPS_FLOW_CNT = INT_MAX;
 const MAX_SOCK_FLOW_ENTRIES = 2 ** 29;
 const MAX_SETTLE_MS = 10_000;
-const MAX_RESYNC_S = Math.floor((2 ** 31 - 1) / 1000);
+const MAX_RESYNC_S = Math.floor(INT_MAX / 1000);
 
 function oneOf<T extends string>(choices: readonly T[]) {
   return (v: string): T => {
@@ -81,11 +82,12 @@ export function parseBool(v: string): boolean {
   throw new ValueError(`expected a boolean (true/false, yes/no, on/off, 1/0), got '${clip(v)}'`);
 }
 
-function intIn(min: number, max: number, unit = '') {
+/** A whole number from 0 to `max` (digits only, so never below 0). */
+function wholeUpTo(max: number, unit = '') {
   return (v: string): number => {
     if (!/^\d+$/.test(v)) throw new ValueError(`expected a whole number${unit}, got '${clip(v)}'`);
     const n = Number(v);
-    if (n < min || n > max) throw new ValueError(`${n} is out of range (${min}–${max}${unit})`);
+    if (n > max) throw new ValueError(`${n} is out of range (0–${max}${unit})`);
     return n;
   };
 }
@@ -267,15 +269,15 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'pin', sections: ['defaults', 'net:', 'irq:'], parse: cpuList, field: 'pin', default: null, format: cpus },
   { key: 'rps', sections: NET_SECTION, parse: oneOf(TRISTATES), field: 'rps', default: 'auto', format: str },
   { key: 'xps', sections: NET_SECTION, parse: oneOf(TRISTATES), field: 'xps', default: 'auto', format: str },
-  { key: 'rps-flow-cnt', sections: NET_SECTION, parse: intIn(0, MAX_RPS_FLOW_CNT), field: 'rpsFlowCnt', default: null, format: str, unset: "leave each queue's rps_flow_cnt alone" },
+  { key: 'rps-flow-cnt', sections: NET_SECTION, parse: wholeUpTo(MAX_RPS_FLOW_CNT), field: 'rpsFlowCnt', default: null, format: str, unset: "leave each queue's rps_flow_cnt alone" },
   { key: 'cross-node', sections: NET_SECTION, parse: parseBool, field: 'crossNode', default: false, format: str },
 
-  { key: 'rps-sock-flow-entries', sections: ['net'], parse: intIn(0, MAX_SOCK_FLOW_ENTRIES), field: 'rpsSockFlowEntries', default: null, format: str, unset: 'leave net.core.rps_sock_flow_entries alone' },
+  { key: 'rps-sock-flow-entries', sections: ['net'], parse: wholeUpTo(MAX_SOCK_FLOW_ENTRIES), field: 'rpsSockFlowEntries', default: null, format: str, unset: 'leave net.core.rps_sock_flow_entries alone' },
 
   // settle-ms 20: a 64-CPU online burst and a NIC add's dozen uevents arrive within a few ms
   // of each other; 20 ms gathers them into one pass and still keeps p95 reaction under 50 ms.
-  { key: 'settle-ms', sections: ['agent'], parse: intIn(0, MAX_SETTLE_MS, ' ms'), field: 'settleMs', default: 20, format: str },
-  { key: 'resync-interval', sections: ['agent'], parse: intIn(0, MAX_RESYNC_S, ' s'), field: 'resyncIntervalS', default: 0, format: str },
+  { key: 'settle-ms', sections: ['agent'], parse: wholeUpTo(MAX_SETTLE_MS, ' ms'), field: 'settleMs', default: 20, format: str },
+  { key: 'resync-interval', sections: ['agent'], parse: wholeUpTo(MAX_RESYNC_S, ' s'), field: 'resyncIntervalS', default: 0, format: str },
   { key: 'state-file', sections: ['agent'], parse: stateFile, field: 'stateFile', default: '/var/lib/affinityd/state.json', format: str },
 
   // Debian's prometheus-node-exporter reads this directory by default (--collector.textfile.directory).

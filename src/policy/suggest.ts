@@ -20,8 +20,8 @@ export function closest(word: string, candidates: readonly string[], maxDistance
     }
   }
   // A third of the length tolerates two slips in a typical 8–14 character key without
-  // "suggesting" something unrelated for a short word.
-  if (best !== null && bestD <= (maxDistance ?? Math.max(1, Math.floor(w.length / 3)))) return best;
+  // "suggesting" something unrelated for a short word. (No candidates: bestD stays Infinity.)
+  if (bestD <= (maxDistance ?? Math.max(1, Math.floor(w.length / 3)))) return best;
   if (w.length >= 3) {
     const prefixed = candidates.find((c) => c.toLowerCase().startsWith(w));
     if (prefixed !== undefined) return prefixed;
