@@ -42,6 +42,23 @@ describe('scan, suggestions and the error list', () => {
     assert.equal(parsePolicy("[agent]\nsettle-ms = '50'", F).agent.settleMs, 50);
   });
 
+  test('scanIni: a header is the whole line, a comment may follow it, its name is trimmed; a BOM only leads', () => {
+    const header = (line: string) => scanIni(line)[0];
+    assert.deepEqual(header('[ net:wan ]'), { type: 'section', name: 'net:wan', line: 1 });
+    assert.deepEqual(header('[agent];note'), { type: 'section', name: 'agent', line: 1 });
+    assert.deepEqual(header('[agent] # note'), { type: 'section', name: 'agent', line: 1 });
+    for (const bad of ['[agent]x', '[agent] x', '[a]x[b]']) {
+      assert.deepEqual(header(bad), { type: 'bad', line: 1, why: `malformed section header '${bad}': expected '[name]'` }, bad);
+    }
+    // U+FEFF inside the text is a character like any other (trim() does drop it at a line's ends).
+    for (const bom of ['\uFEFF', '']) {
+      assert.deepEqual(scanIni(`${bom}[agent]\nk = a\uFEFFb`), [
+        { type: 'section', name: 'agent', line: 1 },
+        { type: 'key', key: 'k', value: 'a\uFEFFb', line: 2, bare: false },
+      ]);
+    }
+  });
+
   test('suggestions: the first of equally close keys; a prefix of three characters or more', () => {
     // "ps" is one edit from both rps and xps: the table's first, rps.
     assert.equal(messageOf('[defaults]\nps = on'), `${F}:2: [defaults] ps: unknown key (did you mean 'rps'?)`);
