@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatPolicy, parsePolicy } from '../src/policy/policy.js';
+import { defaultPolicy, formatPolicy, parsePolicy, shippedPolicyPath } from '../src/policy/policy.js';
 import { builtinPolicy } from '../src/policy/schema.js';
 
 const FIXED_DEFAULTS = `
@@ -108,4 +108,26 @@ strategy = ignore
 test('one file that is not the shipped one is named as it is', () => {
   const text = formatPolicy(parsePolicy('', '/etc/affinityd/affinityd.ini'));
   assert.equal(text.split('\n').slice(0, 3).join('\n'), '; affinityd effective policy\n; source: /etc/affinityd/affinityd.ini\n');
+});
+
+test('the shipped file with a file layered on it: both named, no "no policy file was found"', () => {
+  const text = formatPolicy(parsePolicy('[agent]\nsettle-ms = 5', '/etc/affinityd/affinityd.d/10.ini', defaultPolicy()));
+  assert.equal(
+    text.split('\n').slice(0, 4).join('\n'),
+    `; affinityd effective policy\n; source: ${shippedPolicyPath()}\n; source: /etc/affinityd/affinityd.d/10.ini\n`,
+  );
+});
+
+test('text that ini.safe() alone would not read back is written as JSON: a lone quote, \\; \\# \\\\', () => {
+  // ini.unsafe() reads a lone ' as an empty quoted value and takes a backslash before ; # or \
+  // as an escape, so these values only survive the round trip in JSON quotes.
+  for (const text of ["'", '/srv/a\\;b', '/srv/a\\#b', '/srv/a\\\\b']) {
+    const key = text.startsWith('/') ? 'state-file' : 'match-driver';
+    const ini = key === 'state-file' ? `[agent]\nstate-file = ${JSON.stringify(text)}` : `[net:x]\nmatch-driver = ${JSON.stringify(text)}`;
+    const p = parsePolicy(ini, '/etc/affinityd/affinityd.ini');
+    const shown = formatPolicy(p);
+    assert.ok(shown.split('\n').includes(`${key} = ${JSON.stringify(text)}`), shown);
+    const back = parsePolicy(shown, 'check-config.ini');
+    assert.deepEqual(key === 'state-file' ? back.agent.stateFile : back.sections[0]!.match.driver, key === 'state-file' ? text : [text]);
+  }
 });

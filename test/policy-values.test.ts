@@ -79,6 +79,21 @@ const VALUES: [SectionKind, string, string, { value: unknown } | { error: string
   ['defaults', 'rps-flow-cnt', '2147483648', refused('2147483648 is out of range (0–2147483647)')],
   ['defaults', 'pin', '1-2,5', ok([1, 2, 5])],
   ['defaults', 'pin', 'x', refused('invalid cpulist element "x" in "x"')],
+  // A quoted blank is a cpulist of no CPUs: no pin at all.
+  ['defaults', 'pin', '" "', refused('required when strategy = pin (a cpulist, e.g. pin = 2-3)')],
+  ['serial:', 'pin', '" "', refused('required when strategy = pin (a cpulist, e.g. pin = 2-3)')],
+  // An empty match list would match nothing; the message names what each key lists.
+  ...([
+    ['net:', 'match-name', 'interface name'],
+    ['net:', 'match-driver', 'driver'],
+    ['net:', 'match-pci', 'PCI address'],
+    ['net:', 'match-mac', 'MAC address'],
+    ['irq:', 'match-irq', 'IRQ pattern'],
+    ['serial:', 'match-path', 'device path'],
+    ['serial:', 'match-by-id', 'by-id link name'],
+    ['serial:', 'match-usb-id', 'USB id'],
+    ['serial:', 'match-serial', 'USB serial number'],
+  ] as const).map(([kind, key, what]) => [kind, key, ',', refused(`expected at least one ${what}, got ','`)] as (typeof VALUES)[number]),
   ['cpus', 'cpus', 'All', ok(null)],
   ['cpus', 'cpus', '3,1', ok([1, 3])],
   ['agent', 'resync-interval', '2147483', ok(2147483)],
