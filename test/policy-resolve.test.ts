@@ -78,6 +78,33 @@ test('problems come in layer order: a hand-built base first, then the file, each
     validatePolicy('[cpus]\nbogus = 1\n[net:x]\nrps = on', 'drop.ini', base).map((e) => `${e.file}:${e.line}`),
     ['<policy>:null', 'drop.ini:2', 'drop.ini:3'],
   );
+  // The same when the base names its file: the base's problem is found after the file's (it
+  // comes from resolving), and is still listed first.
+  assert.deepEqual(
+    validatePolicy('[cpus]\nbogus = 1\n[net:x]\nrps = on', 'drop.ini', { ...base, files: [F] }).map((e) => `${e.file}:${e.line}`),
+    [`${F}:null`, 'drop.ini:2', 'drop.ini:3'],
+  );
+});
+
+test('a loaded policy used as a base keeps what its sections inherited; a hand-built one set every key', () => {
+  const main = parsePolicy('[net:a]\nmatch-name = a', F);
+  const drop = '[defaults]\nrps = off';
+  assert.equal(parsePolicy(drop, 'drop.ini', main).sections[0]!.rps, 'off');
+  // A copy is not the loader's own result: taken as written out, [net:a] says rps = auto itself.
+  assert.equal(parsePolicy(drop, 'drop.ini', JSON.parse(JSON.stringify(main)) as Policy).sections[0]!.rps, 'auto');
+});
+
+test('a hand-built base: a null that is a value of its own stays, a pin without strategy = pin is dropped', () => {
+  const b = builtinPolicy();
+  // textfile-directory = off is null, and null is not its default: it is a setting to keep.
+  const off: Policy = { ...b, files: [], metrics: { ...b.metrics, textfileDirectory: null } };
+  assert.equal(parsePolicy('', 'drop.ini', off).metrics.textfileDirectory, null);
+  // The loader never keeps a pin under another strategy; a hand-built one is not written out.
+  const net = { name: 'net:n', kind: 'net', match: { name: ['n'] }, strategy: 'node', pin: [2], rps: 'auto', xps: 'auto', rpsFlowCnt: null, crossNode: false, file: F, line: 1 } as const;
+  const pins: Policy = { ...b, files: [F], defaults: { ...b.defaults, strategy: 'spread', pin: [1] }, sections: [{ ...net, match: { name: ['n'] }, pin: [2] }] };
+  assert.deepEqual(validatePolicy('', 'drop.ini', pins), []);
+  const p = parsePolicy('', 'drop.ini', pins);
+  assert.deepEqual([p.defaults.pin, p.sections[0]!.pin], [null, null]);
 });
 
 test('a policy text over the size limit is placed after a hand-built base\'s problems', () => {
