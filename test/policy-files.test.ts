@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadPolicy, MAX_POLICY_BYTES, parsePolicy, PolicyError } from '../src/policy/policy.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-policy-files-'));
@@ -65,4 +66,25 @@ test('problems of several files come in file order, then line order', () => {
       [['affinityd.ini', 4], ['affinityd.ini', 6], ['10-a.ini', 1]],
     );
   }
+});
+
+test('the shipped etc/affinityd.ini is found from the compiled and the source layout, never as a directory', async () => {
+  // shipped.js finds the file relative to itself: a copy of it placed in a package tree
+  // behaves as the installed module would there (.mjs: an ES module without package.json).
+  const js = fs.readFileSync(fileURLToPath(new URL('../src/policy/shipped.js', import.meta.url)), 'utf8');
+  const t = path.join(tmp, 'layouts');
+  const pkg = path.join(t, 'pkg');
+  fs.mkdirSync(path.join(pkg, 'etc'), { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'etc/affinityd.ini'), '[cpus]\n');
+  // What the source layout's first guess (three levels up) meets: a directory of that name.
+  fs.mkdirSync(path.join(t, 'etc/affinityd.ini'), { recursive: true });
+  const found = async (dir: string): Promise<string | null> => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'shipped.mjs'), js);
+    const m = (await import(pathToFileURL(path.join(dir, 'shipped.mjs')).href)) as { shippedPolicyPath(): string | null };
+    return m.shippedPolicyPath();
+  };
+  assert.equal(await found(path.join(pkg, 'dist/src/policy')), path.join(pkg, 'etc/affinityd.ini'));
+  assert.equal(await found(path.join(pkg, 'src/policy')), path.join(pkg, 'etc/affinityd.ini'));
+  assert.equal(await found(path.join(t, 'bare/src/policy')), null);
 });
