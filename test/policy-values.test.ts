@@ -107,6 +107,7 @@ const VALUES: [SectionKind, string, string, { value: unknown } | { error: string
   ['agent', 'state-file', '/var/s.json\u007f', refused('control characters are not allowed in the path')],
   ['metrics', 'textfile-directory', 'OFF', ok(null)],
   ['metrics', 'textfile-directory', '/run/x/', ok('/run/x/')],
+  ['metrics', 'textfile-directory', '/run/a..b/textfile.d', ok('/run/a..b/textfile.d')],
   ['metrics', 'textfile-directory', 'run/x', refused("expected an absolute directory or 'off', got 'run/x'")],
   ['metrics', 'textfile-directory', '/run/../x', refused("'.' and '..' are not allowed in the path, got '/run/../x'")],
   ['metrics', 'textfile-directory', '/run/./x', refused("'.' and '..' are not allowed in the path, got '/run/./x'")],
