@@ -35,10 +35,11 @@ import { isRelevant } from '../src/agent/events.js';
 import { links$ } from '../src/agent/rtnetlink.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.resolve(here, '../src/cli/main.js');
 const MEMREPORT = path.resolve(here, 'lib/memreport.js');
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { unitLaunch } from './lib/executable.js';
+import { parseCpuList } from '../src/cpumask/cpumask.js';
 const msSince = (t0: bigint) => Math.round((Number(process.hrtime.bigint() - t0) / 1e6) * 100) / 100;
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').trim();
 
@@ -61,6 +62,15 @@ interface Spawned {
   close(): Promise<void>;
 }
 
+/** A directory holding an `nproc` that prints the CPU count of the tree at root (its `possible` list). */
+function nprocShim(root: string, dir: string): string {
+  const possible = parseCpuList(fs.readFileSync(path.join(root, 'sys/devices/system/cpu/possible'), 'utf8'));
+  const shim = path.join(dir, 'nproc-shim');
+  fs.mkdirSync(shim, { recursive: true });
+  fs.writeFileSync(path.join(shim, 'nproc'), `#!/bin/sh\necho ${possible.length}\n`, { mode: 0o755 });
+  return shim;
+}
+
 function spawnAgent(root: string, config: string, dir: string, env: NodeJS.ProcessEnv = {}): Spawned {
   const notifyPath = path.join(dir, `notify-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const notes: Spawned['notes'] = [];
@@ -71,9 +81,12 @@ function spawnAgent(root: string, config: string, dir: string, env: NodeJS.Proce
   let err = '';
   let exited: string | null = null;
   startedAt = process.hrtime.bigint();
-  // The executable itself, as systemd starts it: its shebang carries the V8 flags.
-  const child = spawn(MAIN, ['run', '--root', root, '--config', config], {
-    env: { ...process.env, NOTIFY_SOCKET: notifyPath, ...env },
+  // As the unit starts it (unitLaunch: its shell picks NODE_OPTIONS by CPU count, then execs
+  // the executable, whose shebang carries the V8 flags). For a generated tree the shell is
+  // shown that tree's CPU count (an `nproc` on PATH), as the machine it stands for would show.
+  const launch = unitLaunch();
+  const child = spawn(launch.command, [...launch.args, 'run', '--root', root, '--config', config], {
+    env: { ...process.env, NOTIFY_SOCKET: notifyPath, ...(root === '/' ? {} : { PATH: `${nprocShim(root, dir)}:${process.env.PATH ?? ''}` }), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));

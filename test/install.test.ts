@@ -22,7 +22,8 @@ describe('install.sh', () => {
     const bin = path.join(dest, 'opt/affd/bin/affinityd');
     assert.ok(fs.existsSync(bin));
     const unit = fs.readFileSync(path.join(dest, 'opt/affd/lib/systemd/system/affinityd.service'), 'utf8');
-    assert.match(unit, /^ExecStart=\/opt\/affd\/bin\/affinityd run$/m);
+    assert.match(unit, /^ExecStart=\/bin\/sh -c '[^']*exec \/opt\/affd\/bin\/affinityd "\$\$@"' affinityd run$/m);
+    assert.doesNotMatch(unit, /\/usr\/bin\/affinityd/);
     assert.ok(fs.existsSync(path.join(dest, 'opt/affd/lib/systemd/system/affinityd-apply.service')));
     assert.ok(fs.existsSync(path.join(dest, 'opt/affd/lib/udev/rules.d/90-affinityd.rules')));
     assert.equal(fs.readFileSync(path.join(dest, 'etc/affinityd/affinityd.ini'), 'utf8'), '[cpus]\nexclude-cpus = 1\n', 'existing policy kept');

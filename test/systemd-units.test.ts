@@ -69,11 +69,41 @@ function stubbedUnit(dir: string, unit: string): string {
   return path;
 }
 
+describe('the unit\'s launcher: NODE_OPTIONS by CPU count', () => {
+  // ExecStart= runs a shell that adds --jitless up to 64 CPUs (the README's "Idle cost" says
+  // why), then execs the agent. Run that very shell line against a stub agent that prints
+  // what it got, with `nproc` answering each CPU count.
+  const line = directives(readFileSync(join(ROOT, 'systemd', 'affinityd.service'), 'utf8')).get('ExecStart')![0]!.replaceAll('$$', '$');
+  const m = /^\/bin\/sh -c '([^']*)' (\S+) run$/.exec(line)!;
+  async function launched(cpus: number, nodeOptions?: string): Promise<string> {
+    const dir = mkdtempSync(join(tmpdir(), 'affd-launch-'));
+    try {
+      writeFileSync(join(dir, 'nproc'), `#!/bin/sh\n[ "$1" = --all ] && echo ${cpus}\n`, { mode: 0o755 });
+      writeFileSync(join(dir, 'affinityd'), '#!/bin/sh\necho "$* [$NODE_OPTIONS] $$"\n', { mode: 0o755 });
+      const script = m[1]!.replaceAll('/usr/bin/affinityd', join(dir, 'affinityd'));
+      const env = { PATH: `${dir}:${process.env.PATH ?? ''}`, ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }) };
+      return await new Promise<string>((resolve, reject) => {
+        const child = execFile('/bin/sh', ['-c', script, m[2]!, 'run'], { env }, (err, out) => (err ? reject(err) : resolve(`${out.trim()} pid=${child.pid}`)));
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  it('up to 64 CPUs: --jitless, before any NODE_OPTIONS of the environment; from 65: unchanged; the agent gets the shell\'s PID', async () => {
+    const noJit = await launched(2);
+    assert.match(noJit, /^run \[--jitless ?\] (\d+) pid=\1$/, 'exec: the agent keeps the PID systemd knows (NotifyAccess=main)');
+    assert.match(await launched(64, '--max-old-space-size=200'), /^run \[--jitless --max-old-space-size=200\] /);
+    assert.match(await launched(65), /^run \[\] /);
+    assert.match(await launched(1024, '--x'), /^run \[--x\] /);
+  });
+});
+
 describe('systemd units (static)', () => {
   it('affinityd.service has the required settings and none of the harmful ones', () => {
     const d = directives(readFileSync(join(ROOT, 'systemd', 'affinityd.service'), 'utf8'));
     assert.deepEqual(d.get('Type'), ['notify']);
-    assert.deepEqual(d.get('ExecStart'), ['/usr/bin/affinityd run']);
+    assert.equal(d.get('ExecStart')?.length, 1);
+    assert.match(d.get('ExecStart')![0]!, /^\/bin\/sh -c '.*exec \/usr\/bin\/affinityd "\$\$@"' affinityd run$/);
     assert.deepEqual(d.get('ExecReload'), ['/bin/kill -HUP $MAINPID']);
     assert.deepEqual(d.get('Restart'), ['on-failure']);
     assert.deepEqual(d.get('WatchdogSec'), ['30s']);
@@ -165,15 +195,14 @@ describe('systemd-analyze', () => {
     });
   }
 
-  it('verify rejects the installed path only because the binary is not installed', async (t) => {
+  it('verify passes affinityd.service as shipped (its command is /bin/sh), and rejects affinityd-apply.service only because the binary is not installed', async (t) => {
     if (!have('systemd-analyze')) return t.skip('systemd-analyze not installed');
     if (existsSync('/usr/bin/affinityd')) return t.skip('/usr/bin/affinityd is installed here');
-    const r = await run('systemd-analyze', ['verify', join(ROOT, 'systemd', 'affinityd.service')]);
-    assert.notEqual(r.code, 0);
-    assert.deepEqual(
-      r.stderr.trim().split('\n'),
-      ['affinityd.service: Command /usr/bin/affinityd is not executable: No such file or directory'],
-    );
+    const agent = await run('systemd-analyze', ['verify', join(ROOT, 'systemd', 'affinityd.service')]);
+    assert.deepEqual([agent.code, agent.stderr.trim()], [0, '']);
+    const apply = await run('systemd-analyze', ['verify', join(ROOT, 'systemd', 'affinityd-apply.service')]);
+    assert.notEqual(apply.code, 0);
+    assert.deepEqual(apply.stderr.trim().split('\n'), ['affinityd-apply.service: Command /usr/bin/affinityd is not executable: No such file or directory']);
   });
 
   for (const unit of UNITS) {

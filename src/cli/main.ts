@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --no-memory-reducer --max-semi-space-size=1 --expose-gc
+#!/usr/bin/env -S node --no-memory-reducer --max-semi-space-size=1 --expose-gc --no-expose-wasm
 // (V8 heap flags for the long-running agent, measured with bench/idle.ts; they take effect only
 // at heap set-up, so v8.setFlagsFromString() at run time is too late:
 //   --no-memory-reducer      the memory reducer re-arms an 8 s timer after every GC for as long
@@ -7,7 +7,10 @@
 //   --max-semi-space-size=1  the young generation grows to 16 MB semi-spaces during a pass and
 //                            stays there: 65 → 60 MB RSS on a running agent;
 //   --expose-gc              gc(), for the one full GC after each pass that does the memory
-//                            reducer's work while the agent is awake anyway (agent/heap.ts).)
+//                            reducer's work while the agent is awake anyway (agent/heap.ts);
+//   --no-expose-wasm         nothing here runs WebAssembly, and the unit adds --jitless up to
+//                            64 CPUs (systemd/affinityd.service), which turns it off anyway:
+//                            said here, V8 does not warn about the conflict at each start.)
 // cli/main — the `affinityd` command: argument parsing, exit codes and one-line errors.
 // Exit codes follow sysexits.h: 0 ok, 1 other failure, 64 usage, 77 permission (EX_NOPERM),
 // 78 configuration (EX_CONFIG). No stack trace reaches the operator unless AFFINITYD_DEBUG=1.
