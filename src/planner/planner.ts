@@ -267,7 +267,11 @@ function pickCpu(unit: Unit, loads: Loads, prev: Int32Array | null, quota: Int32
 function makeRoom(u: Unit, order: Unit[], loads: Loads, quota: Int32Array, ties: readonly TieBreak[]): number {
   // Units by CPU (unplaced ones under -1, never a candidate).
   const on = new Map<number, Unit[]>();
-  for (const v of order) on.set(v.cpu, [...(on.get(v.cpu) ?? []), v]);
+  for (const v of order) {
+    const list = on.get(v.cpu);
+    if (list) list.push(v);
+    else on.set(v.cpu, [v]);
+  }
   for (const c of u.candidates) {
     for (const v of on.get(c) ?? []) {
       const open = pickCpu(v, loads, null, quota, ties);
