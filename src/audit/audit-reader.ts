@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { isoTime } from '../text/iso-time.js';
 import { kindOfMessageId, RECORD_FIELDS, SYSLOG_IDENTIFIER, MESSAGE_IDS, AUDIT_KINDS, type AuditKind, type AuditRecord } from './records.js';
 
 export class AuditReadError extends Error {
@@ -360,7 +361,7 @@ export function formatAuditTable(entries: readonly AuditEntry[], opts: TableOpti
 
 /** One --json line: the entry, its time in ISO 8601, and `host` always present (null when unknown). */
 export function auditJsonLine(e: AuditEntry): string {
-  return JSON.stringify({ ...e, time: e.time.toISOString(), host: e.host ?? null });
+  return JSON.stringify({ ...e, time: isoTime(e.time), host: e.host ?? null });
 }
 
 /**

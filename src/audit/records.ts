@@ -5,6 +5,8 @@
 // were generated once with uuid4 and must never change: changing one silently breaks every
 // saved query and alert that uses it.
 
+import { isoTime } from '../text/iso-time.js';
+
 export type AuditKind =
   | 'applied'
   | 'skipped-managed'
@@ -133,7 +135,7 @@ export function toJsonLine(r: AuditRecord, time: Date): string {
   const id = MESSAGE_IDS[r.kind];
   if (id === undefined) throw new Error(`audit: unknown record kind "${String(r.kind)}"`);
   const priority = priorityOf(r);
-  const obj: Record<string, unknown> = { level: levelOf(priority), time: time.toISOString(), kind: r.kind, message_id: id, priority };
+  const obj: Record<string, unknown> = { level: levelOf(priority), time: isoTime(time), kind: r.kind, message_id: id, priority };
   for (const [key] of RECORD_FIELDS) if (r[key] !== undefined) obj[key] = r[key];
   obj.message = r.message;
   return `${JSON.stringify(obj)}\n`;

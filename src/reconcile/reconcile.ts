@@ -15,6 +15,7 @@ import { refreshAfterCpuChange, refreshTargets } from '../snapshot/refresh.js';
 import type { AppliedState } from '../state/state.js';
 import { irqTarget, queueTarget } from '../targets.js';
 import type { Plan, Policy, SerialPortInfo, Snapshot } from '../types.js';
+import { isoTime } from '../text/iso-time.js';
 
 export interface AuditSink {
   record(r: AuditRecord): void;
@@ -148,7 +149,7 @@ export function planFor(snapshot: Snapshot, policy: Policy, state: AppliedState,
 
 /** The state a pass leaves behind: what it applied and verified, and the refusals in force. */
 export function nextState(state: AppliedState, snapshot: Snapshot, plan: Plan, report: ApplyReport, managedIrqs: ReadonlySet<number>, trigger: string, now: Date): AppliedState {
-  const at = now.toISOString();
+  const at = isoTime(now);
   // Refusals still in force carry over; expired ones were retried by this pass and are
   // forgotten unless refused again; new refusals start their hour now.
   const managed: Record<string, string> = {};
