@@ -30,6 +30,7 @@ const UNWANTED: Record<string, string> = {
   worker_threads: "pino's isMainThread and its transports",
   assert: "sonic-boom's argument check (pino's destination)",
   diagnostics_channel: "pino's tracing channel",
+  'internal/fs/rimraf': 'fs.rmSync() of the metrics and state temp files',
 };
 
 describe('a running agent', () => {

@@ -162,7 +162,12 @@ export function writeState(file: string, state: AppliedState): void {
     // rename() replaces a link at `file` itself, never what it points to.
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    // unlinkSync, not rmSync: rmSync loads node's rimraf module into the agent (issue 14).
+    try {
+      fs.unlinkSync(tmp);
+    } catch (u) {
+      if ((u as NodeJS.ErrnoException).code !== 'ENOENT') throw u;
+    }
     throw e;
   }
 }
