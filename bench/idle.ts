@@ -13,7 +13,7 @@
 // own ptrace stops count as context switches). Kernel events in the window are counted by a
 // listener of our own next to it: a wake-up for a kernel event is not one of the agent's own.
 // Then 100 full passes (SIGHUP, a policy reload each) and RSS again: what an agent keeps once
-// it has worked. Heap and RSS at the end come from the agent itself (bench/lib/memreport.js,
+// it has worked. Heap and RSS at the end come from the agent itself (bench/lib/memreport.ts,
 // on SIGUSR2).
 //
 // Start-up: process start → READY=1 and → the first full apply, on this VM (policy: eth0 only,
@@ -35,10 +35,10 @@ import { isRelevant } from '../src/agent/events.js';
 import { links$ } from '../src/agent/rtnetlink.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MEMREPORT = path.resolve(here, 'lib/memreport.js');
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unitLaunch } from './lib/executable.js';
+import { writeMemreportPreload } from './lib/memreport.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 const msSince = (t0: bigint) => Math.round((Number(process.hrtime.bigint() - t0) / 1e6) * 100) / 100;
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').trim();
@@ -279,7 +279,7 @@ export async function benchIdle(opts: IdleOptions = {}): Promise<object> {
   const result: Record<string, unknown> = { idleS, journald: noJournal ?? 'reachable (default socket)' };
   try {
     if (noJournal === null) jd = await startJournald({ namespace: null });
-    agent = spawnAgent('/', policyFile(dir), dir, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${MEMREPORT}`.trim() });
+    agent = spawnAgent('/', policyFile(dir), dir, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require=${writeMemreportPreload(dir)}`.trim() });
     result.start = await startTimes(agent, 30_000);
     const pid = agent.child.pid!;
     await sleep(1000);

@@ -3,7 +3,7 @@
 // RSS target (≤ 50 MB); the README's memory paragraph quotes this bench's table. A benchmark,
 // not a test: it prints figures, it does not assert them.
 //
-// RSS: the real executable's code (dist/src/cli/main.js) run as `node <flags> main.js run` on a
+// RSS: the real executable (dist/src/cli/affinityd.cjs) run as `node <flags> affinityd.cjs run` on a
 // generated copy of this VM's tree (fixture preset vm2: writes land in the fixture, never in
 // the host's /proc or /sys, so no kernel lock is needed), with the shipped policy (state file
 // and metrics textfile in a temporary directory). READY=1 arrives on a notify socket of ours;

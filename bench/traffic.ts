@@ -115,7 +115,7 @@ interface Ctx {
   discarded: RunRecord[];
   /** Attempts whose iperf3 client failed (killed after overrunning), re-measured. */
   failures: { config: ConfigName; streams: number; repeat: number; attempt: number; error: string; online: string }[];
-  /** main.js of the private copy of affinityd (stageCli). */
+  /** The executable of the private copy of affinityd (stageCli). */
   cli: string;
   /** PID of the irqbalance we run now, to tell it from other people's. */
   ownIrqbalance: number | null;

@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Guest } from './guest.js';
 import { projectRoot } from './step.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-export const CLI = path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js');
+export const CLI = EXECUTABLE;
 
 /**
  * The shipped unit's `Nice=` (0 without one): the lab runs the agent as systemd would, since

@@ -17,10 +17,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 
 /** Node modules a running agent must not load, and who loaded each before. */
 const UNWANTED: Record<string, string> = {
@@ -30,6 +30,8 @@ const UNWANTED: Record<string, string> = {
   worker_threads: "pino's isMainThread and its transports",
   assert: "sonic-boom's argument check (pino's destination)",
   diagnostics_channel: "pino's tracing channel",
+  'internal/modules/esm/loader': 'the executable as an ES module bundle (scripts/bundle-cli.mjs)',
+  module: "createRequire(), in our sources and pino's transport loader",
   'internal/fs/rimraf': 'fs.rmSync() of the metrics and state temp files',
 };
 
@@ -43,11 +45,12 @@ describe('a running agent', () => {
       const report = path.join(dir, 'modules.txt');
       const config = path.join(dir, 'affinityd.ini');
       fs.writeFileSync(config, `[agent]\nstate-file = ${state}\n\n[metrics]\ntextfile-directory = ${dir}\n`);
-      // Preloaded (as bench/lib/memreport.js is): on SIGUSR2, the module list so far.
-      const preload = path.join(dir, 'report.mjs');
-      fs.writeFileSync(preload, `import * as fs from 'node:fs';\nprocess.on('SIGUSR2', () => fs.writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));\n`);
+      // Preloaded (as the idle bench's memory report is), as CommonJS: an ES module preload
+      // would load node's ES module loader itself. On SIGUSR2, the module list so far.
+      const preload = path.join(dir, 'report.cjs');
+      fs.writeFileSync(preload, `process.on('SIGUSR2', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, process.moduleLoadList.join('\\n')));\n`);
       const child = spawn(CLI, ['run', '--root', root, '--config', config], {
-        env: { ...process.env, NODE_OPTIONS: `--import=${preload}`, NOTIFY_SOCKET: '' },
+        env: { ...process.env, NODE_OPTIONS: `--require=${preload}`, NOTIFY_SOCKET: '' },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let err = '';

@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { applyWrites } from '../src/applier/applier.js';
 import type { Write } from '../src/applier/diff.js';
 import { irqByName, managedIrq, queueNic } from './helpers/live.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 

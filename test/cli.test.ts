@@ -7,8 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -7,10 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const heapModule = path.resolve(here, '../src/agent/heap.js');
-const cli = path.resolve(here, '../src/cli/main.js');
+const cli = EXECUTABLE;
 
 describe('compactHeap', () => {
   it('runs a GC when node exposes gc() and gives the garbage back', () => {

@@ -13,8 +13,9 @@ import { MESSAGE_IDS } from '../src/audit/records.js';
 import { queueNic } from './helpers/live.js';
 import { journaldUnavailableReason, startJournald, type TestJournald } from './helpers/journald.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
 const unix = createRequire(import.meta.url)('unix-dgram') as {
   createSocket(t: 'unix_dgram', cb?: (msg: Buffer) => void): { bind(p: string): void; close(): void; on(e: string, cb: (...a: unknown[]) => void): void };

@@ -16,8 +16,9 @@ import { MESSAGE_IDS } from '../src/audit/records.js';
 import { journaldUnavailableReason, startJournald, type TestJournald } from './helpers/journald.js';
 import { Proc, freePort, until } from './helpers/prometheus.js';
 import { ip, tryIp } from './helpers/ip.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
 const REMOTE = '/lib/systemd/systemd-journal-remote';
 const UPLOAD = '/lib/systemd/systemd-journal-upload';

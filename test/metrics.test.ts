@@ -9,7 +9,6 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import pino from 'pino';
 import { NEVER, Subject } from 'rxjs';
@@ -23,8 +22,9 @@ import { TEXTFILE_NAME, TextfileExporter } from '../src/metrics/textfile.js';
 import { version } from '../src/version.js';
 import type { Plan } from '../src/types.js';
 import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const F = '/etc/affinityd/affinityd.ini';
 
 const quietAudit: AuditLog = { sink: 'stdout', record: () => undefined, flush: async () => undefined, close: async () => undefined, stats: () => null };

@@ -14,8 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { TEXTFILE_NAME } from '../src/metrics/textfile.js';
 import { Proc, freePort, httpGet, startPrometheus, until, type TestPrometheus } from './helpers/prometheus.js';
 import { ip, tryIp } from './helpers/ip.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const SHIPPED = fileURLToPath(new URL('../../etc/affinityd.ini', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 const pid = process.pid;

@@ -10,12 +10,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCpuList, parseCpuMask } from '../src/cpumask/cpumask.js';
 import { enumerateSerialPorts } from '../src/snapshot/serial.js';
 import type { SerialPortInfo } from '../src/types.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const MAIN = EXECUTABLE;
 
 const tmpDirs: string[] = [];
 after(() => {

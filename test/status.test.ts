@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { computeStatus } from '../src/status/load.js';
 import { parseProcStat, parseSoftirqs } from '../src/snapshot/softirqs.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 import { parseSoftnetStat } from '../src/snapshot/softnet.js';
+import { EXECUTABLE } from '../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const softirqs = (rx0: number, rx1: number) =>
   `                    CPU0       CPU1\n          HI:          1          0\n      NET_TX:        10         20\n      NET_RX:   ${rx0}   ${rx1}\n`;
 const stat = (s0: number, s1: number, t: number) => `cpu  1 2 3 4 5 6 7 0 0 0\ncpu0 ${t} 0 0 0 0 0 ${s0} 0 0 0\ncpu1 ${t} 0 0 0 0 0 ${s1} 0 0 0\n`;

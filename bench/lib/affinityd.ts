@@ -1,4 +1,4 @@
-// bench/lib/affinityd — drive the real affinityd (dist/src/cli/main.js) inside the lab's
+// bench/lib/affinityd — drive the real affinityd (the built executable) inside the lab's
 // namespaces. A netns's /sys/class/net shows only its own interfaces, and `ip netns exec`
 // remounts /sys for the command, so affinityd run there sees exactly the lab's veths;
 // /proc/interrupts and /proc/irq stay global, which is why every use is preceded by a check
@@ -12,16 +12,17 @@ import { maskIsZero, rpsKey, type Lab } from './lab.js';
 import { start, type Tracked } from './procs.js';
 import { nsRun, run } from './sh.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EXECUTABLE } from '../../src/cli/executable.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI = path.join(REPO, 'dist/src/cli/main.js');
+export const CLI = EXECUTABLE;
 export const SHIPPED_POLICY = path.join(REPO, 'etc/affinityd.ini');
 
 /**
  * A private copy of the built CLI (dist/src, package.json, node_modules linked) in `dir`.
  * Several engineers share the tree and `npm run build` starts with `rm -rf dist`: a bench
  * that ran affinityd straight from dist/ died mid-run when that happened. Returns the
- * copy's main.js, checked to start.
+ * copy's executable, checked to start.
  */
 export function stageCli(dir: string): string {
   const root = path.join(dir, 'affinityd');
@@ -29,7 +30,7 @@ export function stageCli(dir: string): string {
   fs.cpSync(path.join(REPO, 'dist/src'), path.join(root, 'dist/src'), { recursive: true });
   fs.copyFileSync(path.join(REPO, 'package.json'), path.join(root, 'package.json'));
   fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(root, 'node_modules'));
-  const cli = path.join(root, 'dist/src/cli/main.js');
+  const cli = path.join(root, path.relative(REPO, EXECUTABLE));
   run(['node', cli, '--version']);
   return cli;
 }

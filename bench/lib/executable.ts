@@ -7,9 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EXECUTABLE } from '../../src/cli/executable.js';
 
-/** dist/src/cli/main.js: the executable (bench/lib → dist/bench/lib at run time). */
-export const EXECUTABLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+export { EXECUTABLE };
 
 /** The node flags of an executable's shebang (`#!/usr/bin/env -S node --a --b` → --a, --b). */
 export function shebangFlags(file = EXECUTABLE): string[] {

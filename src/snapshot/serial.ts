@@ -162,8 +162,8 @@ interface BindingsModule {
 
 /**
  * The bindings' list(), or a one-line reason it cannot be used. The package is an optional
- * dependency whose native part may not have built on this host, so it is imported
- * dynamically (the specifier in a variable keeps tsc from requiring it at build time).
+ * dependency whose native part may not have built on this host, so it is required on first
+ * use, and a failure to load it is a reason, not an error.
  */
 async function bindingsList(timeoutMs: number): Promise<BindingPort[] | string> {
   // bindings-cpp spawns `udevadm info -e`: absent on minimal hosts and in most containers.
@@ -171,8 +171,9 @@ async function bindingsList(timeoutMs: number): Promise<BindingPort[] | string> 
   if (!onPath('udevadm')) return 'udevadm not found on PATH';
   let mod: BindingsModule;
   try {
-    const spec = '@serialport/bindings-cpp';
-    const m = (await import(spec)) as Partial<BindingsModule> & { default?: Partial<BindingsModule> };
+    // require(), not import(): the executable is CommonJS, and an import() would load node's
+    // ES module loader into the agent for good (scripts/bundle-cli.mjs).
+    const m = createRequire(import.meta.url)('@serialport/bindings-cpp') as Partial<BindingsModule> & { default?: Partial<BindingsModule> };
     const autoDetect = m.autoDetect ?? m.default?.autoDetect;
     if (typeof autoDetect !== 'function') return '@serialport/bindings-cpp has no autoDetect()';
     mod = { autoDetect };

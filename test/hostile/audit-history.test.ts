@@ -9,12 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { AuditReadError, auditCommand, parseJournalLine, readAudit, streamAudit } from '../../src/audit/audit-reader.js';
 import { MESSAGE_IDS } from '../../src/audit/records.js';
+import { EXECUTABLE } from '../../src/cli/executable.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = EXECUTABLE;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-audit-stream-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 

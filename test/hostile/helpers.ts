@@ -7,11 +7,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { buildFixture, fixtureTmpDir, presets, removeFixture, type FixtureSpec } from '../../fixture/fixture.js';
+import { EXECUTABLE } from '../../src/cli/executable.js';
 
-export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+export const CLI = EXECUTABLE;
 
 /** vm2 (this VM's shape) plus a 2-queue i40e NIC, so plans write IRQs, RPS and XPS. */
 export function hostileSpec(): FixtureSpec {
