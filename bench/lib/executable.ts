@@ -23,13 +23,14 @@ export function shebangFlags(file = EXECUTABLE): string[] {
  * How the unit starts the agent (systemd/affinityd.service's ExecStart=: a shell that picks
  * NODE_OPTIONS by the machine's CPU count, then execs the executable), with the executable
  * put in for /usr/bin/affinityd: the command and the arguments before the agent's own. The
- * idle and start-up benches start the agent through it, so they measure what the unit runs.
+ * idle and start-up benches start the agent through it, so they measure what the unit runs;
+ * bench/rss-ab starts other builds' executables through it the same way.
  */
-export function unitLaunch(): { command: string; args: string[] } {
+export function unitLaunch(executable = EXECUTABLE): { command: string; args: string[] } {
   const unit = fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../systemd/affinityd.service'), 'utf8');
   const line = /^ExecStart=(.*)$/m.exec(unit)?.[1];
   // systemd's `$$` is a literal `$`.
   const m = line === undefined ? null : /^(\/bin\/sh) -c '([^']*)' (\S+) run$/.exec(line.replaceAll('$$', '$'));
   if (!m) throw new Error(`systemd/affinityd.service: expected ExecStart=/bin/sh -c '…' NAME run, got '${line}'`);
-  return { command: m[1]!, args: ['-c', m[2]!.replaceAll('/usr/bin/affinityd', EXECUTABLE), m[3]!] };
+  return { command: m[1]!, args: ['-c', m[2]!.replaceAll('/usr/bin/affinityd', executable), m[3]!] };
 }
