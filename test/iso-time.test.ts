@@ -4,7 +4,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isoTime } from '../src/text/iso-time.js';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
 
 describe('isoTime', () => {
   it('is toISOString() for every valid date, ±YYYYYY years included', () => {
@@ -28,7 +33,32 @@ describe('isoTime', () => {
     assert.equal(isoTime(y0), '0000-01-01T00:00:00.000Z');
   });
 
+  it('never calls toISOString() for the years 0 to 9999 (that call is what it is there to avoid)', () => {
+    const real = Date.prototype.toISOString;
+    const fourDigits = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
+    const cases = [...fc.sample(fourDigits, 2000), new Date('0000-01-01T00:00:00.000Z'), new Date('9999-12-31T23:59:59.999Z')].map((d) => ({ d, text: real.call(d) }));
+    Date.prototype.toISOString = () => {
+      throw new Error('toISOString() called');
+    };
+    try {
+      for (const { d, text } of cases) assert.equal(isoTime(d), text);
+    } finally {
+      Date.prototype.toISOString = real;
+    }
+  });
+
   it('throws the RangeError toISOString() throws for an invalid date', () => {
     assert.throws(() => isoTime(new Date(NaN)), RangeError);
+  });
+
+  it('is the only way src/ turns a Date into ISO text (toISOString() and toJSON() load ICU time zone names)', () => {
+    const files = (fs.readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && f !== path.join('text', 'iso-time.ts'));
+    const calls = files.flatMap((f) =>
+      fs
+        .readFileSync(path.join(SRC, f), 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/\.(toISOString|toJSON)\(/.test(line.replace(/\/\/.*$/, '')) ? [`src/${f}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    assert.deepEqual(calls, []);
   });
 });
