@@ -1,5 +1,6 @@
 // scripts/install.sh into a staging DESTDIR: binary, units, rules, default policy; an existing
-// policy is kept; the installed binary runs the main job.
+// policy is kept; the installed binary runs the main job. And the README's `npx affinityd
+// plan` right after `npm install`: it runs the checkout's build as it is.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -34,5 +35,28 @@ describe('install.sh', () => {
     assert.equal(plan.status, 0, plan.stderr);
     const p = JSON.parse(plan.stdout) as { allowedCpus: string };
     assert.ok(!p.allowedCpus.split(',').includes('1'), 'the installed binary used the given policy');
+  });
+});
+
+describe('npx affinityd (the README\'s command after npm install)', () => {
+  it('runs plan from the checkout without building dist/ again (prepare builds only changed sources)', () => {
+    // npm 11 links the checkout into a fresh npx cache and runs its `prepare` first: before
+    // the build stamp that was a whole rebuild (rm -rf dist) on every first call in a home.
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'affd-npx-home-'));
+    try {
+      const exe = path.join(REPO, 'dist/src/cli/affinityd.cjs');
+      const stamp = path.join(REPO, 'dist/.build-inputs');
+      const before = { exe: fs.statSync(exe).mtimeMs, stamp: fs.readFileSync(stamp, 'utf8') };
+      const check = spawnSync(process.execPath, [path.join(REPO, 'scripts/build-stamp.mjs'), 'check'], { encoding: 'utf8' });
+      assert.equal(check.status, 0, `dist/ is not the build of these sources: ${check.stderr}`);
+      const env = { ...process.env, HOME: home, npm_config_cache: path.join(home, '.npm'), npm_config_update_notifier: 'false' };
+      const r = spawnSync('npx', ['--yes', 'affinityd', 'plan', '--json'], { cwd: REPO, encoding: 'utf8', env, timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok((JSON.parse(r.stdout) as { irqs: unknown[] }).irqs.length > 0);
+      assert.equal(fs.statSync(exe).mtimeMs, before.exe, 'the executable was rebuilt');
+      assert.equal(fs.readFileSync(stamp, 'utf8'), before.stamp);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });
