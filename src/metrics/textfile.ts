@@ -11,6 +11,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { removeFileIfPresent } from '../remove-file.js';
 
 export const TEXTFILE_NAME = 'affinityd.prom';
 
@@ -57,12 +58,7 @@ export class TextfileExporter {
       // A stale temp file (or a link planted under its name) is removed, and O_EXCL never
       // follows a link: the write lands in this directory or fails. rename() replaces a
       // link at affinityd.prom itself rather than following it.
-      // unlinkSync, not rmSync: rmSync loads node's rimraf module into the agent (issue 14).
-      try {
-        fs.unlinkSync(this.tmp);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
+      removeFileIfPresent(this.tmp);
       fs.writeFileSync(this.tmp, text, { mode: 0o644, flag: 'wx' });
       fs.renameSync(this.tmp, this.file);
     } catch (e) {

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { MAX_CPUS } from '../cpumask/cpumask.js';
 import { FsRoot, readRegularFile, UnreadableFileError } from '../snapshot/fsroot.js';
 import { clip } from '../text/printable.js';
+import { removeFileIfPresent } from '../remove-file.js';
 
 export interface AppliedState {
   version: 1;
@@ -162,12 +163,7 @@ export function writeState(file: string, state: AppliedState): void {
     // rename() replaces a link at `file` itself, never what it points to.
     fs.renameSync(tmp, file);
   } catch (e) {
-    // unlinkSync, not rmSync: rmSync loads node's rimraf module into the agent (issue 14).
-    try {
-      fs.unlinkSync(tmp);
-    } catch (u) {
-      if ((u as NodeJS.ErrnoException).code !== 'ENOENT') throw u;
-    }
+    removeFileIfPresent(tmp);
     throw e;
   }
 }
