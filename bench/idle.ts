@@ -39,6 +39,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unitLaunch } from './lib/executable.js';
 import { writeMemreportPreload } from './lib/memreport.js';
+import { statusField as field } from './lib/proc-status.js';
 import { parseCpuList } from '../src/cpumask/cpumask.js';
 const msSince = (t0: bigint) => Math.round((Number(process.hrtime.bigint() - t0) / 1e6) * 100) / 100;
 const loadavg = () => fs.readFileSync('/proc/loadavg', 'utf8').trim();
@@ -138,10 +139,6 @@ interface Counters {
   threads: number;
   cpuMs: number;
   rssKiB: number;
-}
-
-function field(status: string, name: string): number {
-  return Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
 }
 
 function counters(pid: number): Counters {

@@ -30,6 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { buildFixture, presets, removeFixture } from '../fixture/fixture.js';
 import { EXECUTABLE as MAIN, shebangFlags } from './lib/executable.js';
+import { statusField as kib } from './lib/proc-status.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SHIPPED_POLICY = path.resolve(here, '../../etc/affinityd.ini');
@@ -80,7 +81,6 @@ interface DgramSocket {
 const require = createRequire(import.meta.url);
 const unix = require('unix-dgram') as { createSocket(t: 'unix_dgram', onMessage?: (b: Buffer) => void): DgramSocket };
 
-const kib = (status: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
 
 interface RssSample {
   rssKiB: number;

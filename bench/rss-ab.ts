@@ -20,8 +20,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startJournald } from '../test/helpers/journald.js';
-import { policyFile } from './agent-latency.js';
+import { policyFile, summarize } from './agent-latency.js';
 import { unitLaunch } from './lib/executable.js';
+import { statusField } from './lib/proc-status.js';
 
 interface Sample {
   rssKiB: number;
@@ -31,8 +32,7 @@ interface Sample {
 
 function status(pid: number): Sample {
   const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(st)?.[1] ?? NaN);
-  return { rssKiB: kib('VmRSS'), anonKiB: kib('RssAnon'), fileKiB: kib('RssFile') };
+  return { rssKiB: statusField(st, 'VmRSS'), anonKiB: statusField(st, 'RssAnon'), fileKiB: statusField(st, 'RssFile') };
 }
 
 async function sample(executable: string, waitMs: number): Promise<Sample> {
@@ -53,7 +53,7 @@ async function sample(executable: string, waitMs: number): Promise<Sample> {
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => summarize(xs)!.p50;
 const mib = (kib: number): number => Math.round((kib / 1024) * 100) / 100;
 
 async function main(): Promise<void> {
